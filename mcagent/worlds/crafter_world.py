@@ -1,0 +1,243 @@
+"""The embedded default world: Crafter behind a Gymnasium interface, deterministic per seed.
+
+Crafter itself (pip `crafter`) is old-gym style and not reproducible: creature
+balancing picks which creature to despawn from a Python `set`, whose order
+follows memory addresses. `DeterministicCrafter` keeps every chunk's creatures
+in insertion order instead, and re-seeds the world from the Gymnasium seed, so
+the same seed and actions give the same frames and events in every process.
+Everything else is Crafter's own code and rules.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from mcagent.worlds.rules import VITALS, crafter_rules
+from mcagent.worlds.tasks import Task
+
+import crafter
+from crafter import engine, objects, worldgen
+
+# Ids of the semantic map: Crafter's material ids (0 = outside), then its creatures.
+SEMANTIC_OBJECTS = ("player", "cow", "zombie", "skeleton", "arrow", "plant")
+_OBJECT_CLASSES = (objects.Player, objects.Cow, objects.Zombie, objects.Skeleton,
+                   objects.Arrow, objects.Plant)
+
+
+class _OrderedSet:
+    """The part of `set` that Crafter's chunks use, iterating in insertion order."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self):
+        self._items: dict = {}
+
+    def add(self, item):
+        self._items[item] = None
+
+    def remove(self, item):
+        del self._items[item]
+
+    def __iter__(self):
+        return iter(list(self._items))
+
+    def __len__(self):
+        return len(self._items)
+
+    def __contains__(self, item):
+        return item in self._items
+
+
+class _DeterministicWorld(engine.World):
+    def reset(self, seed=None):
+        super().reset(seed)
+        self._chunks = collections.defaultdict(_OrderedSet)
+
+
+class DeterministicCrafter(crafter.Env):
+    """`crafter.Env` whose episodes depend only on the seed given to `reset`."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._world = _DeterministicWorld(self._area, crafter.constants.materials, (12, 12))
+        # The views keep a reference to the world they draw.
+        self._local_view._world = self._world
+        self._sem_view = engine.SemanticView(self._world, list(_OBJECT_CLASSES))
+
+    def reset_with_seed(self, world_seed: int):
+        """Crafter's reset, but the world's random state comes from `world_seed` alone."""
+        self._episode += 1
+        self._step = 0
+        self._world.reset(seed=world_seed)
+        self._update_time()
+        center = (self._world.area[0] // 2, self._world.area[1] // 2)
+        self._player = objects.Player(self._world, center)
+        self._last_health = self._player.health
+        self._world.add(self._player)
+        self._unlocked = set()
+        worldgen.generate_world(self._world, self._player)
+        return self._obs()
+
+
+@dataclasses.dataclass
+class _Snapshot:
+    inventory: dict
+    achievements: dict
+
+
+class CrafterEnv(gym.Env):
+    """Crafter as a Gymnasium environment.
+
+    Observation: ``{"image": (64, 64, 3) uint8, "inventory": (16,) uint8}``, the
+    inventory in the order of `inventory_names`. Actions: Crafter's 17, named in
+    `action_names`. `info["events"]` names what the step caused: achievements
+    (``collect_wood``), items obtained or consumed (``obtain:wood``,
+    ``consume:stone``), damage and its likely cause (``hurt:zombie``) and
+    ``death``. Privileged state for scripted players and evaluation is in
+    `info` too: ``semantic`` (the whole map, ids in `semantic_names`),
+    ``player_pos``, ``facing``, ``daylight``, ``sleeping``.
+
+    With a `task`, the episode starts from the task's inventory, ends with
+    ``terminated`` when the target is reached (``info["success"]``) or the
+    player dies, and is ``truncated`` at the task's step limit.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+
+    def __init__(self, task: Task | None = None, size: int = 64, max_steps: int | None = None,
+                 reward: str = "crafter", render_mode: str | None = "rgb_array"):
+        if reward not in ("crafter", "task"):
+            raise ValueError(f"reward must be 'crafter' or 'task', not {reward!r}")
+        self.rules = crafter_rules()
+        self.task = task
+        self.max_steps = max_steps or (task.max_steps if task else 10000)
+        self.reward_mode = reward
+        self.render_mode = render_mode
+        self._env = DeterministicCrafter(size=(size, size), length=None, reward=True, seed=0)
+        self.action_names = tuple(self._env.action_names)
+        self.inventory_names = tuple(self.rules.items)
+        self.semantic_names = (None, *self.rules.materials, *SEMANTIC_OBJECTS)
+        self.action_space = gym.spaces.Discrete(len(self.action_names))
+        self.observation_space = gym.spaces.Dict({
+            "image": gym.spaces.Box(0, 255, (size, size, 3), np.uint8),
+            "inventory": gym.spaces.Box(0, 9, (len(self.inventory_names),), np.uint8),
+        })
+        self._last_frame = None
+        self._before: _Snapshot | None = None
+        self._steps = 0
+
+    # -- Gymnasium API ------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        world_seed = int(self.np_random.integers(0, 2**31 - 1))
+        frame = self._env.reset_with_seed(world_seed)
+        player = self._env._player
+        if self.task:
+            for item, count in self.task.initial_inventory.items():
+                player.inventory[item] = count
+        self._steps = 0
+        self._last_frame = frame
+        self._before = self._snapshot()
+        info = self._info(events=[], success=self._task_done())
+        info["world_seed"] = world_seed
+        return self._obs(frame), info
+
+    def step(self, action):
+        if self._before is None:
+            raise RuntimeError("call reset() before step()")
+        frame, reward, dead, _ = self._env.step(int(action))
+        self._steps += 1
+        self._last_frame = frame
+        after = self._snapshot()
+        events = self._events(self._before, after)
+        self._before = after
+        success = self._task_done()
+        if self.reward_mode == "task":
+            reward = float(success)
+        terminated = bool(dead or (self.task is not None and success))
+        truncated = not terminated and self._steps >= self.max_steps
+        return self._obs(frame), float(reward), terminated, truncated, self._info(events, success)
+
+    def render(self):
+        # The last observation: rendering again would draw from the world's random state.
+        return self._last_frame
+
+    # -- privileged access for scripted players ----------------------------
+    @property
+    def world(self):
+        return self._env._world
+
+    @property
+    def player(self):
+        return self._env._player
+
+    @property
+    def steps(self) -> int:
+        return self._steps
+
+    # -- helpers -------------------------------------------------------------
+    def _obs(self, frame):
+        inventory = self._env._player.inventory
+        vector = np.array([inventory[name] for name in self.inventory_names], np.uint8)
+        return {"image": frame, "inventory": vector}
+
+    def _snapshot(self) -> _Snapshot:
+        player = self._env._player
+        return _Snapshot(player.inventory.copy(), player.achievements.copy())
+
+    def _task_done(self) -> bool:
+        if self.task is None:
+            return False
+        return self.task.reached(self._env._player.inventory, self._env._player.achievements)
+
+    def _events(self, before: _Snapshot, after: _Snapshot) -> list[str]:
+        events = [name for name in self.rules.achievements
+                  if after.achievements[name] > before.achievements[name]]
+        for item in self.inventory_names:
+            if item in VITALS:
+                continue
+            delta = after.inventory[item] - before.inventory[item]
+            if delta > 0:
+                events.append(f"obtain:{item}")
+            elif delta < 0:
+                events.append(f"consume:{item}")
+        if after.inventory["health"] < before.inventory["health"]:
+            events.append(f"hurt:{self._damage_cause(after.inventory)}")
+            if after.inventory["health"] <= 0:
+                events.append("death")
+        return events
+
+    def _damage_cause(self, inventory: dict) -> str:
+        player = self._env._player
+        world = self._env._world
+        if world[player.pos][0] == "lava":
+            return "lava"
+        x, y = player.pos
+        for dx, dy in ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)):
+            obj = world[(x + dx, y + dy)][1]
+            if isinstance(obj, objects.Zombie):
+                return "zombie"
+        for need, cause in (("food", "hunger"), ("drink", "thirst"), ("energy", "fatigue")):
+            if inventory[need] <= 0:
+                return cause
+        return "arrow"
+
+    def _info(self, events: list[str], success: bool) -> dict[str, Any]:
+        env, player = self._env, self._env._player
+        return {
+            "events": events,
+            "inventory": player.inventory.copy(),
+            "achievements": player.achievements.copy(),
+            "semantic": env._sem_view(),
+            "player_pos": tuple(int(v) for v in player.pos),
+            "facing": tuple(int(v) for v in player.facing),
+            "daylight": float(env._world.daylight),
+            "sleeping": bool(player.sleeping),
+            "step": self._steps,
+            "success": success,
+        }
