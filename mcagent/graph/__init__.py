@@ -1,0 +1,5 @@
+"""Skill graphs: what each skill consumes, requires, equips and obtains."""
+
+from mcagent.graph.schema import SKILL_TYPES, Skill, SkillGraph, load_graph, save_graph
+
+__all__ = ["SKILL_TYPES", "Skill", "SkillGraph", "load_graph", "save_graph"]
