@@ -283,7 +283,7 @@ def test_lines_out_of_frame_order_are_rejected(copy):
     lines = _lines(copy)
     lines[3], lines[4] = lines[4], lines[3]
     Path(f"{copy}.jsonl").write_text("".join(lines))
-    with pytest.raises(UserError, match=r"line 4: says frame 4"):
+    with pytest.raises(UserError, match=r"line 4: says frame 4, but line 4 is frame 3"):
         read_recording(copy)
 
 

@@ -30,14 +30,17 @@ log = logging.getLogger(__name__)
 FORMAT = "mcagent-recording/1"
 SUFFIXES = (".meta.json", ".jsonl", ".mp4")
 
-# Crafter's frames are pixel art, which YUV 4:2:0 (the usual mp4 pixel format)
-# smears: even lossless it is off by 7/255 on average. H.264 in RGB keeps the
-# colours; B-frames and a wider motion search pay off because consecutive frames
-# are mostly the same tiles shifted. Measured on 1,000 frames of Crafter play:
-# about 340 KiB (12 MB raw), mean error 0.7/255, ~1,200 frames/s to encode.
-CODEC = "libx264rgb"
+# Crafter's frames are pixel art, which the usual mp4 pixel format (YUV 4:2:0)
+# smears: even lossless it is off by 7/255 on average. Full-resolution colour
+# (4:4:4) keeps it. Rate control is tuned for fidelity rather than looks
+# (no adaptive quantisation or psycho-visual tricks), and B-frames and a wider
+# motion search pay off because consecutive frames are mostly the same tiles.
+# Measured on the expert's play (benchmarks/recording_io.py): about 600 KiB
+# per 1,000 frames (12 MB raw), mean error 1.2/255. OpenCV and imageio read it.
+CODEC = "libx264"
+PIXEL_FORMAT = "yuv444p"
 CRF = 16
-X264_PARAMS = "bframes=8:b-adapt=2:me=umh"
+X264_PARAMS = "bframes=8:b-adapt=2:me=umh:aq-mode=0:psy=0"
 
 
 class _Abort(BaseException):
@@ -176,8 +179,9 @@ class RecordingWriter:
         else:
             self.abort()
 
-    def add(self, frame: np.ndarray, action: int | str, *, inventory: Mapping[str, int] | None = None,
-            events: Iterable[str] | None = None, skill: str | None = None) -> None:
+    def add(self, frame: np.ndarray, action: int | str, *,
+            inventory: Mapping[str, int] | None = None, events: Iterable[str] | None = None,
+            skill: str | None = None) -> None:
         """Append frame `self.frames` and the action taken on it."""
         if self._state != "open":
             raise RuntimeError(f"recording {self.stem} is already {self._state}")
@@ -207,8 +211,8 @@ class RecordingWriter:
 
         height, width = frame_size
         video = imageio_ffmpeg.write_frames(
-            str(self._tmp[".mp4"]), (width, height), pix_fmt_in="rgb24", pix_fmt_out="rgb24",
-            fps=self.fps, codec=CODEC, quality=None, macro_block_size=1,
+            str(self._tmp[".mp4"]), (width, height), pix_fmt_in="rgb24",
+            pix_fmt_out=PIXEL_FORMAT, fps=self.fps, codec=CODEC, quality=None, macro_block_size=1,
             ffmpeg_log_level="error",
             output_params=["-f", "mp4", "-crf", str(CRF), "-x264-params", X264_PARAMS])
         video.send(None)
@@ -379,21 +383,26 @@ def _read_jsonl(path: Path, action_names: Sequence[str]) -> list[Step]:
                         f"<stem>.meta.json")
     known = set(action_names)
     steps = []
-    with open(path, encoding="utf-8") as lines:
-        for lineno, text in enumerate(lines, 1):
+    with open(path, "rb") as lines:
+        for lineno, data in enumerate(lines, 1):
             where = f"{path}, line {lineno}"
             try:
-                line = json.loads(text)
+                line = json.loads(data)
             except json.JSONDecodeError as err:
-                raise UserError(f"{where}: not valid JSON: {err.msg} (column {err.colno})") from None
+                raise UserError(f"{where}: not valid JSON: {err.msg} "
+                                f"(column {err.colno})") from None
+            except UnicodeDecodeError:
+                raise UserError(f"{where}: not UTF-8 text") from None
             if not isinstance(line, dict):
                 raise UserError(f"{where}: must be a JSON object")
             frame = lineno - 1
             if line.get("frame", frame) != frame:
-                raise UserError(f"{where}: says frame {line['frame']!r}; line i must be frame i-1")
+                raise UserError(f"{where}: says frame {line['frame']!r}, but line {lineno} is "
+                                f"frame {frame} (one line per frame, in order, from frame 0)")
             action = line.get("action")
             if action not in known:
-                what = "has no action" if action is None else f"action {action!r} is not in action_names"
+                what = ("has no action" if action is None
+                        else f"action {action!r} is not in action_names")
                 raise UserError(f"{where}: {what} (valid: {', '.join(action_names)})")
             inventory = line.get("inventory")
             if inventory is not None and not (
@@ -453,16 +462,15 @@ def _decode(path: Path, frame_size: tuple[int, int], frames: int) -> Iterator[np
     count = 0
     reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
     try:
-        try:
-            size = tuple(next(reader)["size"])
-        except (RuntimeError, OSError) as err:
-            raise UserError(f"{path}: unreadable video: {_ffmpeg_reason(err)}") from None
+        size = tuple(next(reader)["size"])
         if size != (width, height):
             raise UserError(f"{path}: frames are {size[1]}x{size[0]} (height x width), the "
                             f"meta file says frame_size={[height, width]}")
         for data in reader:
             yield np.frombuffer(data, np.uint8).reshape(height, width, 3)
             count += 1
+    except (RuntimeError, OSError) as err:
+        raise UserError(f"{path}: unreadable video: {_ffmpeg_reason(err)}") from None
     finally:
         reader.close()
     if count != frames:

@@ -1,4 +1,4 @@
-"""Who plays a recorded episode: the contract every player follows, and the random and human players.
+"""Who plays a recorded episode: the `Player` contract, and the random and human players.
 
 The scripted expert (`mcagent.recordings.expert.ExpertPlayer`) and, later,
 trained policies follow the same `Player` protocol, so `record_episodes` can
