@@ -124,8 +124,9 @@ def check_graph(graph: SkillGraph, *, known_items: Collection[str] | None = None
                 if item not in producers:
                     why = "no skill obtains it and the world does not give it"
                 else:
-                    why = (f"only {', '.join(producers[item])} obtain{'s' if len(producers[item]) == 1 else ''} "
-                           "it, and they can never run")
+                    one = len(producers[item]) == 1
+                    why = (f"only {', '.join(producers[item])} obtain{'s' if one else ''} it, "
+                           f"and {'it' if one else 'they'} can never run")
                 problems.append(Problem(skill.name, field,
                                         f"the skill can never run: it needs {_quote(item)}, but {why}"))
     for cycle in _cycles_without_way_in(graph, have):
