@@ -61,6 +61,32 @@ def _layers(g) -> dict[str, int]:
     return layer
 
 
+def _ordered(g, layer: dict[str, int]):
+    """The same graph with nodes in the order multipartite_layout stacks them: a few barycentre
+    sweeps (each column sorted by the mean row of its neighbours) so that fewer edges cross."""
+    import networkx as nx
+
+    columns = [sorted(n for n in g if layer[n] == c) for c in range(max(layer.values()) + 1)]
+    row = {n: i for column in columns for i, n in enumerate(column)}
+
+    def sweep(indices, neighbours):
+        for c in indices:
+            def key(n):
+                near = [row[m] for m in neighbours(n)]
+                return (sum(near) / len(near) if near else row[n], n)
+            columns[c].sort(key=key)
+            row.update((n, i) for i, n in enumerate(columns[c]))
+
+    both = lambda n: [*g.predecessors(n), *g.successors(n)]  # noqa: E731
+    for _ in range(2):
+        sweep(range(1, len(columns)), both)
+        sweep(range(len(columns) - 2, -1, -1), both)
+    ordered = nx.DiGraph()
+    ordered.add_nodes_from((n, {**g.nodes[n], "layer": layer[n]}) for column in columns for n in column)
+    ordered.add_edges_from(g.edges(data=True))
+    return ordered
+
+
 def draw_graph(graph: SkillGraph, out: str | pathlib.Path, title: str | None = None) -> pathlib.Path:
     """Draw items (grey) and skills (squares coloured by type) left to right in the order they become reachable."""
     import matplotlib
@@ -70,13 +96,13 @@ def draw_graph(graph: SkillGraph, out: str | pathlib.Path, title: str | None = N
     import networkx as nx
     from matplotlib.lines import Line2D
 
-    g = to_networkx(graph)
-    layer = _layers(g)
-    nx.set_node_attributes(g, layer, "layer")
+    g = _ordered(to_networkx(graph), _layers(to_networkx(graph)))
+    layer = nx.get_node_attributes(g, "layer")
     pos = nx.multipartite_layout(g, subset_key="layer", align="vertical", scale=1.0)
     columns = max(layer.values()) + 1
     tallest = max(sum(1 for v in layer.values() if v == c) for c in range(columns))
-    fig, ax = plt.subplots(figsize=(max(8, 2.2 * columns), max(6, 0.42 * tallest)))
+    width = max(8.0, 1.15 * columns)
+    fig, ax = plt.subplots(figsize=(width, max(6.0, 0.45 * tallest, width / 2.5)))
     styles = {"consume": ("-", "#555555"), "require": ("--", "#999999"), "obtain": ("-", "#2b6cb0")}
     for relation, (style, colour) in styles.items():
         edges = [(u, v) for u, v, r in g.edges(data="relation") if r == relation]
