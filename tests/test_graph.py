@@ -240,3 +240,17 @@ def test_serve_local_without_the_extra_says_what_to_install(monkeypatch):
         local.smollm2_path()
     with pytest.raises(UserError, match=r"mcagent\[local-llm\]"):
         local.server_command("model.gguf")
+
+
+def test_load_with_check_names_skill_and_field(tmp_path):
+    path = tmp_path / "g.yaml"
+    path.write_text("find_tree: {skill_type: 0, obtain: {tree_nearby: 1}}\n"
+                    "collect_wood: {skill_type: 1, consume: {tree_nearby: 1}, obtain: {wood: 1}}\n"
+                    "place_table: {skill_type: 1, consume: {wood: 12, plank: 1}, obtain: {table_nearby: 1}}\n")
+    assert len(load_graph(path, "crafter")) == 3  # without check: the schema only
+    with pytest.raises(UserError) as error:
+        load_graph(path, "crafter", check=True)
+    message = str(error.value)
+    assert "skill 'place_table', consume: count of 'wood' is 12, more than the 9" in message
+    assert "skill 'place_table', consume: unknown item 'plank'" in message
+    assert load_graph(CRAFTER, check=True).world == "crafter"

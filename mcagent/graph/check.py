@@ -175,3 +175,19 @@ def _check_skill(skill: Skill, known_items: Collection[str] | None,
                                 "a finding skill (type 0) should obtain only *_nearby items",
                                 severity="warning"))
     return problems
+
+
+def raise_on_errors(graph: SkillGraph, source: str = "<graph>") -> None:
+    """Check `graph` against its world's items and its own targets; one UserError lists every error."""
+    from mcagent.errors import UserError
+    from mcagent.graph.truths import WORLDS, truth_for
+
+    kwargs: dict = {}
+    targets: list[Target] = []
+    if graph.world in WORLDS:
+        truth = truth_for(graph.world)
+        kwargs = truth.check_kwargs()
+        targets = truth.resolve_targets(graph.provenance.get("targets") or [])
+    found = errors(check_graph(graph, targets=targets, **kwargs))
+    if found:
+        raise UserError(f"{source}: {len(found)} error(s): " + "; ".join(map(str, found)))
