@@ -1,4 +1,4 @@
-"""Skill graphs: what each skill consumes, requires, equips and obtains."""
+"""Skill graphs: what each skill consumes, requires, equips and obtains; checks, ground truth, scores, LLM builds."""
 
 from mcagent.graph.schema import SKILL_TYPES, Skill, SkillGraph, load_graph, save_graph
 

@@ -164,8 +164,13 @@ def graph_from_dict(data: object, source: str = "<graph>", world: str | None = N
     return SkillGraph(skills, world or header.get("world", "minecraft"), provenance)
 
 
-def load_graph(path: str | pathlib.Path, world: str | None = None) -> SkillGraph:
-    """Read a graph from YAML (Plan4MC's or mcagent's) or JSON."""
+def load_graph(path: str | pathlib.Path, world: str | None = None, *, check: bool = False) -> SkillGraph:
+    """Read a graph from YAML (Plan4MC's or mcagent's) or JSON.
+
+    With `check`, also run `mcagent.graph.check` (the world's items and limits,
+    skills that can never run, cycles, the targets in its provenance) and
+    raise one UserError listing every error, each naming its skill and field.
+    """
     path = pathlib.Path(path)
     try:
         text = path.read_text()
@@ -176,7 +181,12 @@ def load_graph(path: str | pathlib.Path, world: str | None = None) -> SkillGraph
     except (json.JSONDecodeError, yaml.YAMLError) as error:
         raise UserError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: "
                         f"{error}") from error
-    return graph_from_dict(data, str(path), world)
+    graph = graph_from_dict(data, str(path), world)
+    if check:
+        from mcagent.graph.check import raise_on_errors
+
+        raise_on_errors(graph, str(path))
+    return graph
 
 
 def save_graph(graph: SkillGraph, path: str | pathlib.Path, plan4mc: bool = False) -> None:
