@@ -47,12 +47,24 @@ class _Context:
         self.placing = {name for name, s in self.skills.items()
                         if s.skill_type != 0 and s.obtain and all(map(is_nearby, s.obtain))}
         self.item_order = self._item_order()
-        depth = {item: i for i, item in enumerate(self.item_order)}
-        # Skills ranked by the deepest item they make: gather and craft bottom-up.
-        self.skill_rank = {name: -max((depth.get(i, -1) for i in s.obtain), default=-1)
-                           for name, s in self.skills.items()}
-        self.by_rank = sorted(self.skills, key=lambda n: (self.skill_rank[n],
-                                                           list(self.skills).index(n)))
+        # Depth: the longest chain of chosen producers from the goal down to an item.
+        depth = dict.fromkeys(self.item_order, 0)
+        for item in self.item_order:
+            producer = choice.producer.get(item)
+            for child in self.needs[producer.name] if producer is not None else ():
+                depth[child] = max(depth[child], depth[item] + 1)
+        position = {item: i for i, item in enumerate(self.item_order)}
+        file_order = {name: i for i, name in enumerate(self.skills)}
+
+        def rank(name: str) -> tuple:
+            made = [i for i in self.skills[name].obtain if i in depth]
+            if not made:
+                return (1, 0, 0, file_order[name])
+            deepest = max(made, key=lambda i: (depth[i], position[i]))
+            return (0, -depth[deepest], -position[deepest], file_order[name])
+
+        # Deepest first: gather and craft bottom-up, what is needed earliest first.
+        self.by_rank = sorted(self.skills, key=rank)
         self.rank_of = {name: i for i, name in enumerate(self.by_rank)}.__getitem__
         self.finders = [n for n in self.by_rank if n in self.finding]
         self.nearby = frozenset(i for i in rules.items if is_nearby(i))
@@ -186,25 +198,20 @@ def schedule(ctx: _Context, inventory: Mapping[str, int], runs: Counter,
 
 
 def _pick(ctx: _Context, inv: dict[str, int], todo: Counter, place_first: bool) -> str | None:
-    rules, nearby = ctx.rules, ctx.nearby
+    """The next skill: run what can run, place or find what a waiting skill needs."""
+    rules, nearby, goal = ctx.rules, ctx.nearby, ctx.goal
     active = sorted((n for n, k in todo.items() if k > 0), key=ctx.rank_of)
     waiting = [n for n in active if n not in ctx.finding and n not in ctx.placing]
+    if goal.kind == "skill" and goal.name not in waiting:
+        waiting.append(goal.name)
     for name in waiting:
         if rules.can_run(name, inv):
             return name
-    if ctx.goal.kind == "item":
+    if goal.kind == "item":
         waiting.append(GOAL)
     lacks = {name: ctx.missing(name, inv) for name in waiting}
     # Skills that wait only for something nearby: a placement or a finding skill away.
     close = [name for name in waiting if lacks[name] and nearby.issuperset(lacks[name])]
-
-    def placement() -> str | None:
-        best = None
-        for name in close:
-            path = _placements(ctx, inv, name, 3, lacks[name])
-            if path and (best is None or len(path) < len(best)):
-                best = path
-        return best[0] if best else None
 
     def useful_find() -> str | None:
         for finder in ctx.finders:
@@ -214,20 +221,53 @@ def _pick(ctx: _Context, inv: dict[str, int], todo: Counter, place_first: bool) 
                 return finder
         return None
 
+    def placement() -> str | None:
+        best = None
+        for name in close:
+            path = _placements(ctx, inv, name, 3, lacks[name])
+            if path and (best is None or len(path) < len(best)):
+                best = path
+        return (_find_first(ctx, inv, waiting, close, lacks) or best[0]) if best else None
+
     for rule in ((placement, useful_find) if place_first else (useful_find, placement)):
         chosen = rule()
         if chosen is not None:
             return chosen
-    # Anything else the bill still asks for, then any finding skill some waiting skill needs.
-    for name in active:
-        if rules.can_run(name, inv):
-            return name
+    # A finding skill some waiting skill needs, or one the bill runs for what it gives.
     wanted = {i for lack in lacks.values() for i in lack if i in nearby}
     for name in active:
         wanted.update(i for i in ctx.needs[name] if i in nearby)
     for finder in ctx.finders:
-        if not wanted.isdisjoint(ctx.found[finder]) and rules.can_run(finder, inv):
+        if (not wanted.isdisjoint(ctx.found[finder])
+                or (todo[finder] > 0 and len(ctx.found[finder]) < len(ctx.skills[finder].obtain))
+                ) and rules.can_run(finder, inv):
             return finder
+    return None
+
+
+def _find_first(ctx: _Context, inv: dict[str, int], waiting: list[str], close: list[str],
+                lacks: Mapping[str, Mapping[str, int]]) -> str | None:
+    """A finding skill to run before placing a station, so that the station outlives it.
+
+    Worth it when a waiting skill needs what the finding skill gives plus only
+    things the skills now waiting for the station will make: then the station
+    serves both, instead of being placed, walked away from, and placed again.
+    Never when something nearby now is still needed.
+    """
+    if any(i in ctx.nearby and any(i in ctx.needs.get(w, ()) or i in lacks[w] for w in waiting)
+           for i in inv):
+        return None
+    enabled = {i for name in close if name != GOAL for i in ctx.skills[name].obtain}
+    for finder in ctx.finders:
+        found = ctx.found[finder]
+        if not found:
+            continue
+        for name in waiting:
+            lack = lacks[name]
+            if (name not in close and not found.isdisjoint(lack)
+                    and all(i in found or i in enabled or i in ctx.nearby for i in lack)
+                    and ctx.rules.can_run(finder, inv)):
+                return finder
     return None
 
 
