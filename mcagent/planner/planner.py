@@ -2,10 +2,10 @@
 
 `Planner` holds a graph, its rules (with tool tiers) and optional skill costs;
 `Planner.plan(target, inventory)` returns a `Plan` whose steps carry the
-inventory after each skill and its expected cost. The agent calls it again
-after every skill, successful or not, with the inventory it then has (and what
-it believes is nearby, see `semantics.nearby_after`): `Plan.first` is the next
-skill to run.
+inventory after each skill and its expected cost. The agent calls
+`Planner.replan(target, inventory, nearby)` after every skill, successful or
+not, with the inventory it then has and what it observes or believes is
+nearby (`semantics.nearby_after`): `Plan.first` is the next skill to run.
 """
 
 from __future__ import annotations
@@ -13,22 +13,25 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from mcagent.errors import UnknownNameError, UserError
 from mcagent.graph.schema import SKILL_TYPES, SkillGraph
 from mcagent.planner.analysis import (
-    PlanNotFoundError, UnreachableError, choose_producers, explain_unreachable, reachability,
-    relevant_skills)
+    PlanNotFoundError, Reach, UnreachableError, choose_producers, explain_unreachable,
+    reachability)
 from mcagent.planner.costs import SkillCosts
 from mcagent.planner.plan4mc import plan4mc_search
-from mcagent.planner.search import _Context, breadth_first_plan, constructive_plan
+from mcagent.planner.exact import optimal_plan
+from mcagent.planner.search import _Context, constructive_plan
 from mcagent.planner.semantics import (
-    Goal, Rules, Tiers, check_inventory, resolve_goal, verify_plan)
+    Goal, Rules, Tiers, check_inventory, is_nearby, resolve_goal, verify_plan, world_tiers)
 
 ALGORITHMS = {
-    "mcagent": "bill of materials + station-keeping schedule (shortest plans; cost-aware)",
-    "plan4mc": "Plan4MC's depth-first post-order search (baseline)",
+    "mcagent": "bill of materials + station-keeping schedule: short plans in milliseconds, "
+               "cost-aware",
+    "plan4mc": "Plan4MC's depth-first post-order search (the baseline)",
+    "optimal": "A* over inventories: the cheapest plan, seconds to a minute on long tasks",
 }
 
 
@@ -96,26 +99,24 @@ class Plan:
 
 
 class Planner:
-    """Plans on one graph with one algorithm, optional tool tiers and skill costs.
+    """Plans on one graph with one algorithm, tool tiers and optional skill costs.
 
-    `max_depth` and `max_states` bound the breadth-first search that backs the
-    constructive planner on graphs where it gets stuck.
+    `tiers` default to the graph's world's (`semantics.world_tiers`: Minecraft
+    has them, Crafter does not); pass `NO_TIERS` for the rules as written.
+    `max_states` bounds the exact search (`exact.py`) that is the `optimal`
+    algorithm and backs the `mcagent` one where its schedule gets stuck.
     """
 
     def __init__(self, graph: SkillGraph, algorithm: str = "mcagent",
                  costs: SkillCosts | None = None, tiers: Tiers | None = None,
-                 max_depth: int = 40, max_states: int = 200_000):
+                 max_states: int = 200_000):
         if algorithm not in ALGORITHMS:
             raise UnknownNameError("algorithm", algorithm, ALGORITHMS)
-        if tiers is None:  # tiers the graph itself declares, where its format carries them
-            declared = getattr(graph, "tiers", None) or ()
-            tiers = declared if isinstance(declared, Tiers) else Tiers(
-                tuple(tuple(chain) for chain in declared))
         if costs is not None:
             costs.check(graph)
         self.graph, self.algorithm, self.costs = graph, algorithm, costs
-        self.rules = Rules(graph, tiers)
-        self.max_depth, self.max_states = max_depth, max_states
+        self.rules = Rules(graph, world_tiers(graph.world) if tiers is None else tiers)
+        self.max_states = max_states
 
     def cost_of(self, skill: str) -> float:
         return self.costs.expected_steps(skill) if self.costs is not None else 1.0
@@ -131,26 +132,48 @@ class Planner:
         began = time.perf_counter()
         goal = resolve_goal(self.rules, target, count)
         start = check_inventory(self.rules, inventory or {}, strict=strict)
-        if self.algorithm == "plan4mc":
-            skills = self._plan4mc(goal, start)
-        else:
-            skills = self._mcagent(goal, start)
+        skills = {"plan4mc": self._plan4mc, "mcagent": self._mcagent,
+                  "optimal": self._optimal}[self.algorithm](goal, start)
         verdict = verify_plan(self.rules, skills, start, goal)
-        if not verdict.valid and self.algorithm == "mcagent":
-            raise AssertionError(f"mcagent planner produced an invalid plan: {verdict.message}")
+        if not verdict.valid and self.algorithm != "plan4mc":
+            raise AssertionError(f"{self.algorithm} planner produced an invalid plan: "
+                                 f"{verdict.message}")
         return Plan(goal, start, self._steps(skills, start), self.algorithm,
                     self.costs is not None, (time.perf_counter() - began) * 1000,
                     verdict.valid, "" if verdict.valid else verdict.message)
 
-    replan = plan  # the agent's call after every skill: same question, from where it now is
+    def replan(self, target: str, inventory: Mapping[str, int],
+               nearby: Iterable[str] | None = None, count: int = 1) -> Plan:
+        """The plan from where the agent is now; `Plan.first` is the skill to run next.
+
+        The agent calls this after every skill, successful or not. `inventory` is
+        what the world reports (items no skill mentions are ignored); `nearby`,
+        when given, is the set of `*_nearby` items the agent observes or believes
+        (see `semantics.nearby_after`) and replaces any in `inventory`. For a
+        skill target, the agent stops once that skill has succeeded `count` times
+        and asks for the remaining count.
+        """
+        state = dict(inventory)
+        if nearby is not None:
+            state = {i: n for i, n in state.items() if not is_nearby(i)}
+            for item in nearby:
+                if not is_nearby(item):
+                    raise UserError(f"nearby: {item!r} is not a *_nearby item")
+                state[item] = 1
+        return self.plan(target, state, count, strict=False)
+
+    def _reach(self, goal: Goal, start: dict[str, int]) -> Reach:
+        """What the graph allows from `start`; raises, naming why, if the goal is not in it."""
+        reach = reachability(self.rules, start)
+        if not reach.goal_reachable(goal):
+            raise explain_unreachable(self.rules, reach, goal)
+        return reach
 
     def _plan4mc(self, goal: Goal, start: dict[str, int]) -> list[str]:
         if goal.kind == "skill":
             raise UserError("the plan4mc algorithm plans for items only; "
                             f"{goal.name!r} is a skill (use --algorithm mcagent)")
-        reach = reachability(self.rules, start)
-        if not reach.goal_reachable(goal):  # also keeps the recursion off closed cycles
-            raise explain_unreachable(self.rules, reach, goal)
+        self._reach(goal, start)  # also keeps the recursion off closed cycles
         skills, lacking = plan4mc_search(self.graph, goal.name, start, goal.count)
         if lacking:
             items = ", ".join(f"{i} x{n}" for i, n in lacking.items())
@@ -161,24 +184,22 @@ class Planner:
     def _mcagent(self, goal: Goal, start: dict[str, int]) -> list[str]:
         if goal.reached(start, {}):
             return []
-        reach = reachability(self.rules, start)
-        if not reach.goal_reachable(goal):
-            raise explain_unreachable(self.rules, reach, goal)
+        reach = self._reach(goal, start)
         choice = choose_producers(self.rules, reach, start, self.cost_of)
-        ctx = _Context(self.rules, choice, goal, self.cost_of)
-        skills = constructive_plan(ctx, start)
-        if skills is not None:
-            return skills
-        useful = relevant_skills(self.graph, goal) & reach.skills
-        order = [s.name for s in self.graph if s.name in useful]
-        skills, exhausted = breadth_first_plan(self.rules, start, goal, order,
-                                               self.max_depth, self.max_states)
-        if skills is not None:
-            return skills
-        if exhausted:
-            raise UnreachableError(f"cannot reach {goal}: no plan of at most {self.max_depth} "
-                                   "skills exists (the counts it needs cannot all be had)",
-                                   goal)
+        skills = constructive_plan(_Context(self.rules, choice, goal, self.cost_of), start)
+        return skills if skills is not None else self._exact(goal, start)
+
+    def _optimal(self, goal: Goal, start: dict[str, int]) -> list[str]:
+        self._reach(goal, start)
+        return self._exact(goal, start)
+
+    def _exact(self, goal: Goal, start: dict[str, int]) -> list[str]:
+        found = optimal_plan(self.rules, start, goal, self.cost_of, max_states=self.max_states)
+        if found.plan is not None:
+            return found.plan
+        if found.exhausted:
+            raise UnreachableError(f"cannot reach {goal}: no sequence of skills gets there "
+                                   "(the counts it needs cannot all be had)", goal)
         raise PlanNotFoundError(f"no plan found for {goal} within {self.max_states} "
                                 "inventories searched; a plan may still exist")
 

@@ -171,12 +171,21 @@ def schedule(ctx: _Context, inventory: Mapping[str, int], runs: Counter,
     idle = 0  # steps since the bill last shrank: finding and placing only
     idle_limit = 2 * (len(ctx.finding) + len(ctx.placing)) + 4
     repaired = False
+    counts = goal.kind == "skill"
+    seen = {(frozenset(inv.items()), 0)}
+
+    def fresh(name: str) -> bool:
+        """Runnable, and not back to an inventory already passed through (a loop)."""
+        after = rules.step(name, inv).after
+        return after is not None and (
+            frozenset(after.items()), done[goal.name] + (counts and name == goal.name)) not in seen
+
     while True:
         if goal.reached(inv, done):
             return plan
         if len(plan) > max_steps or idle > idle_limit:
             return None
-        name = _pick(ctx, inv, todo, place_first)
+        name = _pick(ctx, inv, todo, place_first, fresh)
         if name is None:
             if repaired:
                 return None
@@ -189,6 +198,7 @@ def schedule(ctx: _Context, inventory: Mapping[str, int], runs: Counter,
         inv = dict(rules.step(name, inv).after)
         plan.append(name)
         done[name] += 1
+        seen.add((frozenset(inv.items()), done[goal.name] if counts else 0))
         if todo[name] > 0 and name not in ctx.finding and name not in ctx.placing:
             idle = 0
         else:
@@ -197,15 +207,19 @@ def schedule(ctx: _Context, inventory: Mapping[str, int], runs: Counter,
             todo[name] -= 1
 
 
-def _pick(ctx: _Context, inv: dict[str, int], todo: Counter, place_first: bool) -> str | None:
-    """The next skill: run what can run, place or find what a waiting skill needs."""
-    rules, nearby, goal = ctx.rules, ctx.nearby, ctx.goal
+def _pick(ctx: _Context, inv: dict[str, int], todo: Counter, place_first: bool,
+          fresh: Callable[[str], bool]) -> str | None:
+    """The next skill: run what can run, place or find what a waiting skill needs.
+
+    `fresh(name)`: the skill can run and leads somewhere the schedule has not been.
+    """
+    nearby, goal = ctx.nearby, ctx.goal
     active = sorted((n for n, k in todo.items() if k > 0), key=ctx.rank_of)
     waiting = [n for n in active if n not in ctx.finding and n not in ctx.placing]
     if goal.kind == "skill" and goal.name not in waiting:
         waiting.append(goal.name)
     for name in waiting:
-        if rules.can_run(name, inv):
+        if fresh(name):
             return name
     if goal.kind == "item":
         waiting.append(GOAL)
@@ -216,8 +230,7 @@ def _pick(ctx: _Context, inv: dict[str, int], todo: Counter, place_first: bool) 
     def useful_find() -> str | None:
         for finder in ctx.finders:
             found = ctx.found[finder]
-            if found and any(not found.isdisjoint(lacks[n]) for n in close) and rules.can_run(
-                    finder, inv):
+            if found and any(not found.isdisjoint(lacks[n]) for n in close) and fresh(finder):
                 return finder
         return None
 
@@ -227,7 +240,10 @@ def _pick(ctx: _Context, inv: dict[str, int], todo: Counter, place_first: bool) 
             path = _placements(ctx, inv, name, 3, lacks[name])
             if path and (best is None or len(path) < len(best)):
                 best = path
-        return (_find_first(ctx, inv, waiting, close, lacks) or best[0]) if best else None
+        if best is None:
+            return None
+        first = _find_first(ctx, inv, waiting, close, lacks, fresh) or best[0]
+        return first if fresh(first) else None
 
     for rule in ((placement, useful_find) if place_first else (useful_find, placement)):
         chosen = rule()
@@ -240,13 +256,13 @@ def _pick(ctx: _Context, inv: dict[str, int], todo: Counter, place_first: bool) 
     for finder in ctx.finders:
         if (not wanted.isdisjoint(ctx.found[finder])
                 or (todo[finder] > 0 and len(ctx.found[finder]) < len(ctx.skills[finder].obtain))
-                ) and rules.can_run(finder, inv):
+                ) and fresh(finder):
             return finder
     return None
 
 
 def _find_first(ctx: _Context, inv: dict[str, int], waiting: list[str], close: list[str],
-                lacks: Mapping[str, Mapping[str, int]]) -> str | None:
+                lacks: Mapping[str, Mapping[str, int]], fresh: Callable[[str], bool]) -> str | None:
     """A finding skill to run before placing a station, so that the station outlives it.
 
     Worth it when a waiting skill needs what the finding skill gives plus only
@@ -266,7 +282,7 @@ def _find_first(ctx: _Context, inv: dict[str, int], waiting: list[str], close: l
             lack = lacks[name]
             if (name not in close and not found.isdisjoint(lack)
                     and all(i in found or i in enabled or i in ctx.nearby for i in lack)
-                    and ctx.rules.can_run(finder, inv)):
+                    and fresh(finder)):
                 return finder
     return None
 
@@ -280,8 +296,11 @@ def _placements(ctx: _Context, inv: dict[str, int], name: str, depth: int,
         return None
     path: list[str] = []
     cur = inv
+    made = ctx.skills[name].obtain if name != GOAL else {}
     for item in lack:
         for placer in ctx.placers_of.get(item, ()):
+            if not made.keys().isdisjoint(ctx.skills[placer].consume):
+                continue  # placing what the waiting skill makes, to make it again: futile
             if ctx.rules.can_run(placer, cur):
                 sub = [placer]
             else:
@@ -328,46 +347,3 @@ def constructive_plan(ctx: _Context, inventory: Mapping[str, int],
                 break
             forced = counts
     return best
-
-
-def breadth_first_plan(rules: Rules, inventory: Mapping[str, int], goal: Goal,
-                       skills: list[str], max_depth: int,
-                       max_states: int) -> tuple[list[str] | None, bool]:
-    """Fewest skills to the goal, over distinct inventories, within bounds.
-
-    Returns (plan, exhausted): plan None and exhausted True means no plan of at
-    most `max_depth` skills exists (among `skills`); exhausted False means the
-    state limit stopped the search first.
-    """
-    start = dict(inventory)
-    if goal.reached(start, {}):
-        return [], True
-    key0 = (frozenset(start.items()), 0)
-    parent: dict = {key0: None}
-    frontier = [(start, 0, key0)]
-    for _ in range(max_depth):
-        nxt = []
-        for inv, count, key in frontier:
-            for name in skills:
-                t = rules.step(name, inv)
-                if t.after is None:
-                    continue
-                runs = count + (goal.kind == "skill" and name == goal.name)
-                child = (frozenset(t.after.items()), runs)
-                if child in parent:
-                    continue
-                parent[child] = (key, name)
-                if goal.reached(t.after, {goal.name: runs}):
-                    plan = []
-                    while parent[child] is not None:
-                        child, step = parent[child]
-                        plan.append(step)
-                    return plan[::-1], True
-                if len(parent) > max_states:
-                    return None, False
-                nxt.append((dict(t.after), runs, child))
-        if not nxt:
-            return None, True
-        frontier = nxt
-    return None, True
-

@@ -30,6 +30,7 @@ from mcagent.errors import UnknownNameError, UserError
 from mcagent.graph.schema import NEARBY_SUFFIX, Skill, SkillGraph
 
 TIERS_FORMAT = "mcagent-tool-tiers/1"
+TIERS_DIR = pathlib.Path(__file__).parent / "tiers"
 
 
 def is_nearby(item: str) -> bool:
@@ -93,6 +94,12 @@ def load_tiers(path: str | pathlib.Path) -> Tiers:
         return Tiers(tuple(tuple(c) for c in chains))
     except UserError as error:
         raise UserError(f"{path}: {error}") from None
+
+
+def world_tiers(world: str) -> Tiers:
+    """The tool tiers of a world (`tiers/<world>.yaml`), or none where its rules have none (Crafter)."""
+    path = TIERS_DIR / f"{world}.yaml"
+    return load_tiers(path) if path.is_file() else NO_TIERS
 
 
 @dataclasses.dataclass(frozen=True)
