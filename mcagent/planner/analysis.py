@@ -155,6 +155,69 @@ def explain_unreachable(rules: Rules, reach: Reach, goal: Goal) -> UnreachableEr
     return error_type(message, goal, tuple(missing), tuple(cycles))
 
 
+class CountBounds:
+    """Upper bounds on how many of each item can be had, and how often a skill can run.
+
+    An item's `total` bound is what is held plus what its producers can add
+    over a whole plan, each running as often as its scarcest consumed input
+    allows, and never where `reach` says it cannot run or an input it must hold
+    can never be held at once (`peak`: a finding skill sets a `*_nearby` count,
+    it does not add to it). Computed from below to the least fixed point;
+    items still growing after many rounds are taken as unlimited, so a bound is
+    never too low: a goal above it is out of reach.
+    """
+
+    def __init__(self, rules: Rules, inventory: Mapping[str, int], reach: Reach):
+        self.rules, self.reach = rules, reach
+        graph = rules.graph
+        items = sorted(rules.items)
+        self.total = {i: float(inventory.get(i, 0)) for i in items}
+        self.peak = dict(self.total)
+        self._makers = {i: [s for s in graph.producers(i) if s.name in reach.skills]
+                        for i in items}
+        unlimited: set[str] = set()
+        rounds = 2 * len(items) + 4
+        while True:
+            for _ in range(rounds):
+                changed = self._round(inventory, unlimited)
+                if not changed:
+                    return
+            unlimited |= changed  # still growing: claim no bound (each pass adds one at least)
+
+    def runs(self, skill: Skill) -> float:
+        if skill.name not in self.reach.skills:
+            return 0
+        better = self.rules.tiers.better
+        for item, n in needs(skill).items():  # all held at once (a better tool may stand in)
+            if self.peak[item] < n and not (item not in skill.consume and better(item)):
+                return 0
+        most = min((self.total[i] / n for i, n in skill.consume.items() if n > 0),
+                   default=math.inf)
+        return most if math.isinf(most) else math.floor(most)
+
+    def _round(self, inventory: Mapping[str, int], unlimited: set[str]) -> set[str]:
+        changed = set()
+        for item, makers in self._makers.items():
+            if item in unlimited:
+                total = peak = math.inf
+            else:
+                total = peak = float(inventory.get(item, 0))
+                for skill in makers:
+                    gain = skill.obtain[item] - skill.consume.get(item, 0)
+                    if gain <= 0:  # spends as much as it makes: adds nothing
+                        continue
+                    if skill.skill_type == 0 and is_nearby(item):
+                        total = math.inf  # found again and again; at once, what one finding gives
+                        peak = max(peak, float(gain))
+                    else:
+                        more = gain * self.runs(skill)
+                        total, peak = total + more, peak + more
+            if (total, peak) != (self.total[item], self.peak[item]):
+                self.total[item], self.peak[item] = total, peak
+                changed.add(item)
+        return changed
+
+
 def relevant_skills(graph: SkillGraph, goal: Goal) -> set[str]:
     """Skills that could matter for `goal`: those obtaining anything it depends on, transitively."""
     wanted: set[str] = set()

@@ -109,7 +109,7 @@ class _Bill:
         for item, n in skill.consume.items():
             consumed[item] += n * k
         for item, n in needs(skill).items():
-            if item not in skill.consume:
+            if item not in skill.consume:  # held, not spent (an item both is counted as spent)
                 held[item] = max(held[item], n)
 
 

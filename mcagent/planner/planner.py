@@ -11,6 +11,7 @@ nearby (`semantics.nearby_after`): `Plan.first` is the next skill to run.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -18,8 +19,8 @@ from collections.abc import Iterable, Mapping
 from mcagent.errors import UnknownNameError, UserError
 from mcagent.graph.schema import SKILL_TYPES, SkillGraph
 from mcagent.planner.analysis import (
-    PlanNotFoundError, Reach, UnreachableError, choose_producers, explain_unreachable,
-    reachability)
+    CountBounds, PlanNotFoundError, Reach, UnreachableError, choose_producers, explain_unreachable,
+    needs, reachability)
 from mcagent.planner.costs import SkillCosts
 from mcagent.planner.plan4mc import plan4mc_search
 from mcagent.planner.exact import optimal_plan
@@ -167,6 +168,20 @@ class Planner:
         reach = reachability(self.rules, start)
         if not reach.goal_reachable(goal):
             raise explain_unreachable(self.rules, reach, goal)
+        bounds = CountBounds(self.rules, start, reach)
+        if goal.kind == "item":
+            most = bounds.peak[goal.name]
+        else:
+            most = bounds.runs(self.graph[goal.name])
+        if most < goal.count:
+            # Reachability ignores counts; these bounds do not. Say which inputs are scarce.
+            skills = self.graph.producers(goal.name) if goal.kind == "item" else [
+                self.graph[goal.name]]
+            scarce = sorted({f"{i} (at most {bounds.peak[i]:g} at once)" for s in skills
+                             for i in needs(s) if bounds.peak[i] < math.inf})
+            why = f"; it is made from {', '.join(scarce)}" if scarce else ""
+            raise UnreachableError(f"cannot reach {goal}: at most {most:g} can be had{why}",
+                                   goal)
         return reach
 
     def _plan4mc(self, goal: Goal, start: dict[str, int]) -> list[str]:

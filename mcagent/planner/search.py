@@ -121,7 +121,8 @@ def bill_of_materials(ctx: _Context, inventory: Mapping[str, int], goal_count: i
     skills, better = ctx.skills, ctx.rules.tiers.better
     runs: Counter = Counter()
     consumed: Counter = Counter()
-    held_need: Counter = Counter()  # the most any skill needs to hold, not spend
+    held_need: Counter = Counter()  # the most any skill needs to hold beside what it spends
+    held_spent: Counter = Counter()  # what the skills that hold an item spend of it
     stock = Counter({i: n for i, n in inventory.items() if n > 0})
 
     def add(skill: Skill, k: int) -> None:
@@ -129,8 +130,10 @@ def bill_of_materials(ctx: _Context, inventory: Mapping[str, int], goal_count: i
         for item, n in skill.consume.items():
             consumed[item] += n * k
         for item, n in ctx.needs[skill.name].items():
-            if item not in skill.consume:
-                held_need[item] = max(held_need[item], n)
+            extra = n - skill.consume.get(item, 0)  # held beside what the skill spends
+            if extra > 0:
+                held_need[item] = max(held_need[item], extra)
+                held_spent[item] += skill.consume.get(item, 0) * k
 
     for name, k in forced.items():
         if k > 0:
@@ -143,13 +146,16 @@ def bill_of_materials(ctx: _Context, inventory: Mapping[str, int], goal_count: i
             add(skills[ctx.goal.name], extra)
             for item, n in skills[ctx.goal.name].obtain.items():
                 stock[item] += n * extra
-    else:
-        held_need[ctx.goal.name] = max(held_need[ctx.goal.name], goal_count)
     for item in ctx.item_order:
         hold = held_need[item]
         if hold and any(stock[b] - consumed[b] >= hold for b in better(item)):
             hold = 0
-        deficit = consumed[item] + hold - stock[item]
+        if ctx.goal.kind == "item" and item == ctx.goal.name:
+            need = consumed[item] + goal_count  # the goal is held at the end
+        else:
+            # Holders run first; what they hold beside their spending is spent later by others.
+            need = max(consumed[item], held_spent[item] + hold)
+        deficit = need - stock[item]
         producer = ctx.choice.producer.get(item)
         if deficit <= 0 or producer is None:
             continue
