@@ -25,6 +25,7 @@ import yaml
 
 from mcagent.graph.schema import load_graph
 from mcagent.planner import NO_TIERS, Planner, verify_plan
+from mcagent.planner.plan4mc import PUBLISHED_LENGTHS as PUBLISHED, PUBLISHED_TOTAL
 from mcagent.worlds.tasks import get_suite
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,12 +34,6 @@ TABLE = Path(__file__).with_name("planner.tasks.md")
 PLAN4MC_GRAPH = ROOT / "skill_graph" / "plan4mc" / "skills.yaml"
 CRAFTER_GRAPH = ROOT / "skill_graph" / "crafter.yaml"
 CRAFTER_EXTRA = ROOT / "mcagent" / "graph" / "data" / "crafter_extra.yaml"
-# Measured with Plan4MC's own skill_search (shared/plan4mc/README.md): the total and examples.
-PUBLISHED_TOTAL = 1308
-PUBLISHED = {"craft_stick": 4, "craft_wooden_pickaxe": 13, "get_furnace_nearby_with_logs": 28,
-             "craft_iron_ingot_with_stone_pickaxe": 43,
-             "craft_iron_pickaxe_with_stone_pickaxe": 104,
-             "craft_hopper_with_stone_pickaxe": 176, "harvest_diamond_with_stone_pickaxe": 105}
 
 
 def run(planner: Planner, target: str, inventory: dict, count: int = 1, repeat: int = 1):

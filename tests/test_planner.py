@@ -14,6 +14,7 @@ from mcagent.graph.schema import Skill, SkillGraph, load_graph
 from mcagent.planner import (
     NO_TIERS, CyclicGraphError, Planner, SkillCost, SkillCosts, Tiers, UnreachableError,
     load_costs, load_tiers, nearby_after, save_costs, verify_plan)
+from mcagent.planner.plan4mc import PUBLISHED_LENGTHS, PUBLISHED_TOTAL
 from mcagent.planner.semantics import Goal, Rules, SkillCannotRun, world_tiers
 from mcagent.worlds.tasks import get_suite
 
@@ -21,14 +22,6 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 PLAN4MC = ROOT / "skill_graph" / "plan4mc" / "skills.yaml"
 CRAFTER = ROOT / "skill_graph" / "crafter.yaml"
 CRAFTER_EXTRA = ROOT / "mcagent" / "graph" / "data" / "crafter_extra.yaml"
-
-# Measured with Plan4MC's own skill_search (shared/plan4mc/README.md).
-PLAN4MC_TOTAL = 1308
-PLAN4MC_LENGTHS = {"craft_stick": 4, "craft_wooden_pickaxe": 13, "get_furnace_nearby_with_logs": 28,
-                   "craft_iron_ingot_with_stone_pickaxe": 43,
-                   "craft_iron_pickaxe_with_stone_pickaxe": 104,
-                   "craft_hopper_with_stone_pickaxe": 176,
-                   "harvest_diamond_with_stone_pickaxe": 105}
 
 
 @pytest.fixture(scope="module")
@@ -127,8 +120,8 @@ def test_plan4mc_baseline_reproduces_the_published_lengths(plan4mc_graph):
         assert plan.valid, (task.name, plan.problem)
         lengths[task.name] = len(plan)
     assert len(lengths) == 40
-    assert sum(lengths.values()) == PLAN4MC_TOTAL
-    assert {k: lengths[k] for k in PLAN4MC_LENGTHS} == PLAN4MC_LENGTHS
+    assert sum(lengths.values()) == PUBLISHED_TOTAL
+    assert {k: lengths[k] for k in PUBLISHED_LENGTHS} == PUBLISHED_LENGTHS
 
 
 def test_plan4mc_baseline_remakes_stations(plan4mc_graph):

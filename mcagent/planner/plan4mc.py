@@ -21,6 +21,15 @@ from collections.abc import Mapping
 from mcagent.graph.schema import Skill, SkillGraph
 from mcagent.planner.semantics import is_nearby
 
+# Plan lengths measured with Plan4MC's own skill_search on its graph and 40 tasks
+# (shared/plan4mc/README.md): the total, and the examples given there.
+PUBLISHED_TOTAL = 1308
+PUBLISHED_LENGTHS = {
+    "craft_stick": 4, "craft_wooden_pickaxe": 13, "get_furnace_nearby_with_logs": 28,
+    "craft_iron_ingot_with_stone_pickaxe": 43, "craft_iron_pickaxe_with_stone_pickaxe": 104,
+    "craft_hopper_with_stone_pickaxe": 176, "harvest_diamond_with_stone_pickaxe": 105,
+}
+
 
 def _producer(graph: SkillGraph, item: str) -> Skill | None:
     named = graph.skills.get(item)
