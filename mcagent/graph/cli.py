@@ -60,9 +60,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     out = pathlib.Path(args.out or f"skill_graph/llm/{args.world}-{slug}.yaml")
     out.parent.mkdir(parents=True, exist_ok=True)
     save_graph(result.graph, out)
-    source = "the cache" if result.from_cache else f"{result.attempts} answer(s)"
-    print(f"wrote {out}: {len(result.graph)} skills from {model} ({source}; cached in "
-          f"{result.cache_path})")
+    source = "replayed from the cache" if result.from_cache else "answers cached"
+    print(f"wrote {out}: {len(result.graph)} skills from {model} after {result.attempts} "
+          f"answer(s) ({source} in {pathlib.Path(args.cache_dir)})")
     for problem in result.warnings:
         print(f"  warning: {problem}")
     score = score_graph(result.graph, truth, name=str(out))

@@ -4,10 +4,11 @@ The client is passed in (an `openai.OpenAI`, or anything with the same
 `chat.completions.create`), so tests and users can swap it. Every answer is
 parsed and checked against the schema and the world's items and targets; an
 invalid one goes back to the model with the errors (a bounded number of
-times); transient HTTP failures are retried with back-off. Only a valid answer
-is cached, under the hash of the model and the first prompt, so that a second
-build of the same graph is answered from disk. The API key is never written:
-not in logs, caches, graphs or reports.
+times); transient HTTP failures are retried with back-off. Every answer is
+cached, under the hash of the model and the conversation that asked for it, so
+that a second build replays the same conversation from disk, with no endpoint,
+and writes the same graph. The API key is never written: not in logs, caches,
+graphs or reports.
 """
 
 from __future__ import annotations
@@ -261,7 +262,9 @@ def ask(client, model: str, messages: list[dict], retry: Retry, *, json_mode: bo
 # --- the cache -------------------------------------------------------------------------------
 
 class AnswerCache:
-    """Valid answers on disk, one JSON file per request hash."""
+    """Every answer on disk, one JSON file per request: the hash of the model, the conversation
+    so far and the sampling settings. A build replays its conversation from here, repairs
+    included, so a second build needs no endpoint and gives the same graph."""
 
     def __init__(self, directory: str | pathlib.Path):
         self.directory = pathlib.Path(directory)
@@ -284,7 +287,10 @@ class AnswerCache:
         except json.JSONDecodeError:
             log.warning("ignoring unreadable cache entry %s", path)
             return None
-        return record if record.get("format") == CACHE_FORMAT else None
+        if record.get("format") != CACHE_FORMAT or not isinstance(record.get("answer"), str):
+            log.warning("ignoring cache entry %s: not %s", path, CACHE_FORMAT)
+            return None
+        return record
 
     def put(self, key: str, record: Mapping[str, object]) -> pathlib.Path:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -303,8 +309,8 @@ class BuildResult:
     graph: SkillGraph
     warnings: list[Problem]
     attempts: int
-    from_cache: bool
-    cache_path: pathlib.Path
+    from_cache: bool  # every answer came from the cache
+    cache_paths: list[pathlib.Path]
     notes: list[str]
 
 
@@ -318,27 +324,32 @@ def build_graph(client, *, truth: Truth, targets: Sequence[str], model: str, cac
     resolved = truth.resolve_targets(targets)
     messages = build_messages(truth, targets, prompt)
     params = {"temperature": 0.0, "max_tokens": max_tokens, "json_mode": json_mode}
-    key = AnswerCache.key(model, messages, params)
-    prompt_sha = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()
-    record = cache.get(key)
-    if record is not None:
-        try:
-            data, notes = parse_answer(record["answer"])
-            graph, warnings = graph_from_answer(data, truth, resolved,
-                                                _provenance(record, key))
-            log.info("answer for %s from the cache %s", model, cache.path(key))
-            return BuildResult(graph, warnings, record.get("attempts", 1), True, cache.path(key), notes)
-        except AnswerError as error:  # checks grew stricter since it was stored
-            log.warning("cached answer %s no longer passes the checks (%s); asking again",
-                        cache.path(key), error)
-    if offline:
-        raise UserError(f"no cached answer for this build in {cache.directory} (key {key[:12]}); "
-                        "run it once without --offline")
+    prompt_info = {"name": prompt,
+                   "sha256": hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()}
     conversation = list(messages)
+    records: list[dict] = []
     problems: list[str] = []
+    hits = 0
     for attempt in range(1, max_repairs + 2):
-        text, finish = ask(client, model, conversation, retry, json_mode=json_mode,
-                           max_tokens=max_tokens, sleep=sleep)
+        key = AnswerCache.key(model, conversation, params)
+        record = cache.get(key)
+        if record is not None:
+            hits += 1
+            log.info("answer %d of %s from the cache %s", attempt, model, cache.path(key))
+        elif offline:
+            raise UserError(f"no cached answer for this build in {cache.directory} (answer {attempt}, "
+                            f"key {key[:12]}); run it once without --offline")
+        else:
+            text, finish = ask(client, model, conversation, retry, json_mode=json_mode,
+                               max_tokens=max_tokens, sleep=sleep)
+            record = {"model": model, "endpoint": safe_endpoint(getattr(client, "base_url", "")),
+                      "params": params, "prompt": prompt_info, "answer_number": attempt,
+                      "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                      "finish_reason": finish, "answer": text}
+            cache.put(key, record)
+            record = {**record, "key": key}
+        records.append(record)
+        text, finish = record["answer"], record.get("finish_reason")
         try:
             data, notes = parse_answer(text)
             graph, warnings = graph_from_answer(data, truth, resolved)
@@ -352,21 +363,17 @@ def build_graph(client, *, truth: Truth, targets: Sequence[str], model: str, cac
             continue
         for note in notes:
             log.warning("answer %d of %s: %s", attempt, model, note)
-        record = {"model": model, "world": truth.world, "targets": list(targets),
-                  "prompt": {"name": prompt, "sha256": prompt_sha},
-                  "endpoint": safe_endpoint(getattr(client, "base_url", "")),
-                  "attempts": attempt, "notes": notes,
-                  "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                  "answer": json.dumps({"skills": {n: s.to_dict() for n, s in graph.skills.items()}},
-                                       indent=1)}
-        path = cache.put(key, record)
-        graph = SkillGraph(graph.skills, truth.world, _provenance({**record, "key": key}, key))
-        return BuildResult(graph, warnings, attempt, False, path, notes)
+        provenance = _provenance(records, list(targets))
+        graph = SkillGraph(graph.skills, truth.world, provenance)
+        return BuildResult(graph, warnings, attempt, hits == attempt,
+                           [cache.path(r["key"]) for r in records], notes)
     raise UserError(f"{model} gave no valid graph in {max_repairs + 1} answers; the last one's "
                     f"problems: {'; '.join(problems[:5])}")
 
 
-def _provenance(record: Mapping[str, object], key: str) -> dict:
-    return {"source": "llm", "model": record.get("model"), "endpoint": record.get("endpoint"),
-            "prompt": record.get("prompt"), "targets": record.get("targets"),
-            "answers": record.get("attempts"), "created": record.get("created"), "cache_key": key}
+def _provenance(records: Sequence[Mapping[str, object]], targets: list[str]) -> dict:
+    """Where a graph came from, read from its cached answers only, so that a replay writes the same."""
+    first = records[0]
+    return {"source": "llm", "model": first.get("model"), "endpoint": first.get("endpoint"),
+            "prompt": first.get("prompt"), "targets": targets, "answers": len(records),
+            "created": records[-1].get("created"), "cache_keys": [r["key"] for r in records]}
