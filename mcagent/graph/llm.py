@@ -40,11 +40,22 @@ MAX_ERRORS_SENT = 20
 
 
 class AnswerError(Exception):
-    """An answer that cannot be used; `problems` say why, one line each."""
+    """An answer that cannot be used; `problems` say why, one line each. `graph` holds the
+    skills of it that did parse, if any."""
 
-    def __init__(self, problems: Sequence[str]):
+    def __init__(self, problems: Sequence[str], graph: SkillGraph | None = None):
         self.problems = list(problems)
+        self.graph = graph
         super().__init__("; ".join(self.problems))
+
+
+class BuildError(UserError):
+    """No answer passed the checks. `graph` is the latest answer's skills that parsed (None if
+    no answer had any), with provenance saying it is invalid and why, for a look or a score."""
+
+    def __init__(self, message: str, graph: SkillGraph | None):
+        super().__init__(message)
+        self.graph = graph
 
 
 def load_prompt(name: str) -> string.Template:
@@ -165,7 +176,7 @@ def graph_from_answer(data: object, truth: Truth, targets: Sequence[Target],
         found = check_graph(graph, targets=targets, **truth.check_kwargs())
         problems.extend(str(p) for p in errors(found))
     if problems:
-        raise AnswerError(problems)
+        raise AnswerError(problems, graph if skills else None)
     return graph, [p for p in found if p.severity != "error"]
 
 
@@ -329,6 +340,7 @@ def build_graph(client, *, truth: Truth, targets: Sequence[str], model: str, cac
     conversation = list(messages)
     records: list[dict] = []
     problems: list[str] = []
+    kept: tuple[int, SkillGraph, list[str]] | None = None  # latest rejected answer with skills that parsed
     hits = 0
     for attempt in range(1, max_repairs + 2):
         key = AnswerCache.key(model, conversation, params)
@@ -355,6 +367,8 @@ def build_graph(client, *, truth: Truth, targets: Sequence[str], model: str, cac
             graph, warnings = graph_from_answer(data, truth, resolved)
         except AnswerError as error:
             problems = error.problems
+            if error.graph is not None:
+                kept = (attempt, error.graph, problems)
             if finish == "length":
                 problems = [f"the answer stopped at the token limit ({max_tokens})", *problems]
             log.warning("answer %d of %s rejected: %s", attempt, model, "; ".join(problems))
@@ -367,8 +381,14 @@ def build_graph(client, *, truth: Truth, targets: Sequence[str], model: str, cac
         graph = SkillGraph(graph.skills, truth.world, provenance)
         return BuildResult(graph, warnings, attempt, hits == attempt,
                            [cache.path(r["key"]) for r in records], notes)
-    raise UserError(f"{model} gave no valid graph in {max_repairs + 1} answers; the last one's "
-                    f"problems: {'; '.join(problems[:5])}")
+    invalid = None
+    if kept is not None:
+        number, partial, why = kept
+        invalid = SkillGraph(partial.skills, truth.world,
+                             {**_provenance(records, list(targets)), "valid": False,
+                              "kept_answer": number, "problems": why})
+    raise BuildError(f"{model} gave no valid graph in {max_repairs + 1} answers; the last one's "
+                     f"problems: {'; '.join(problems[:5])}", invalid)
 
 
 def _provenance(records: Sequence[Mapping[str, object]], targets: list[str]) -> dict:
