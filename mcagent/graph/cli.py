@@ -149,8 +149,10 @@ def cmd_serve_local(args: argparse.Namespace) -> int:
     print(f"serving {model} as model {MODEL_ALIAS!r} at http://{args.host}:{args.port}/v1 "
           "(Ctrl-C stops it). SmolLM2-135M runs the build path end to end; it is not a good "
           "graph writer.", flush=True)
-    print(f"  mcagent graph build --world crafter --targets collect_wood --model {MODEL_ALIAS} "
-          f"--base-url http://{args.host}:{args.port}/v1", flush=True)
+    # on two CPU cores it writes about 15 tokens a second: long answers need a long time-out
+    print(f"  mcagent graph build --world crafter --model {MODEL_ALIAS} --base-url "
+          f"http://{args.host}:{args.port}/v1 --max-tokens 1024 --timeout 600 --keep-invalid",
+          flush=True)
     logging.getLogger(__name__).debug("running %s", command)
     if os.name == "posix":  # become the server: signals (Ctrl-C, a test's terminate) reach it
         os.execv(command[0], command)

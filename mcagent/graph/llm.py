@@ -43,9 +43,11 @@ class AnswerError(Exception):
     """An answer that cannot be used; `problems` say why, one line each. `graph` holds the
     skills of it that did parse, if any."""
 
-    def __init__(self, problems: Sequence[str], graph: SkillGraph | None = None):
+    def __init__(self, problems: Sequence[str], graph: SkillGraph | None = None,
+                 finished: dict | None = None):
         self.problems = list(problems)
         self.graph = graph
+        self.finished = finished  # a cut-off answer's skills that were written out in full
         super().__init__("; ".join(self.problems))
 
 
@@ -127,9 +129,33 @@ def parse_answer(text: str) -> tuple[object, list[str]]:
             first = error
     elif first.pos >= len(head) - 1 or first.msg.startswith("Unterminated string"):
         raise AnswerError(["the answer's JSON is cut off before its end (truncated); "
-                           "send the whole object, shorter if need be"])
+                           "send the whole object, shorter if need be"],
+                          finished=_finished_skills(head))
     raise AnswerError([f"the answer is not valid JSON: {first.msg} at line {first.lineno} "
                        f"column {first.colno}"])
+
+
+_SKILLS_OPEN = re.compile(r'\{\s*"skills"\s*:\s*\{|\{')
+_BETWEEN = re.compile(r"\s*,?\s*")
+_COLON = re.compile(r"\s*:\s*")
+
+
+def _finished_skills(head: str) -> dict | None:
+    """The `"name": {...}` members of a cut-off answer's skills object that were written out in full."""
+    decoder = json.JSONDecoder()
+    pos = _SKILLS_OPEN.match(head).end()  # head starts with "{"
+    finished = {}
+    while True:
+        pos = _BETWEEN.match(head, pos).end()
+        try:
+            name, pos = decoder.raw_decode(head, pos)
+            colon = _COLON.match(head, pos)
+            if not isinstance(name, str) or colon is None:
+                break
+            finished[name], pos = decoder.raw_decode(head, colon.end())
+        except json.JSONDecodeError:
+            break
+    return finished or None
 
 
 def graph_from_answer(data: object, truth: Truth, targets: Sequence[Target],
@@ -366,9 +392,15 @@ def build_graph(client, *, truth: Truth, targets: Sequence[str], model: str, cac
             data, notes = parse_answer(text)
             graph, warnings = graph_from_answer(data, truth, resolved)
         except AnswerError as error:
-            problems = error.problems
-            if error.graph is not None:
-                kept = (attempt, error.graph, problems)
+            problems, partial = error.problems, error.graph
+            if error.finished is not None:  # judge what a cut-off answer did finish, for the record
+                try:
+                    partial = graph_from_answer({"skills": error.finished}, truth, resolved)[0]
+                except AnswerError as inner:
+                    partial = inner.graph
+                    problems = [*problems, *inner.problems]
+            if partial is not None:
+                kept = (attempt, partial, problems)
             if finish == "length":
                 problems = [f"the answer stopped at the token limit ({max_tokens})", *problems]
             log.warning("answer %d of %s rejected: %s", attempt, model, "; ".join(problems))
