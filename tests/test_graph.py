@@ -254,3 +254,24 @@ def test_load_with_check_names_skill_and_field(tmp_path):
     assert "skill 'place_table', consume: count of 'wood' is 12, more than the 9" in message
     assert "skill 'place_table', consume: unknown item 'plank'" in message
     assert load_graph(CRAFTER, check=True).world == "crafter"
+
+
+def test_cli_keep_invalid_writes_and_scores_the_rejected_graph(tmp_path, capsys):
+    from chat_server import ChatServer
+    from test_graph_llm import BAD_ANSWERS, TARGETS
+
+    bad, _ = BAD_ANSWERS["unknown item"]
+    args = ["graph", "build", "--world", "crafter", "--targets", ",".join(TARGETS), "--model",
+            "scripted", "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "g.yaml"),
+            "--max-repairs", "1"]
+    with ChatServer([bad, "not json"]) as server:
+        assert main([*args, "--base-url", server.base_url]) == 2  # without the flag: no file
+    assert "no valid graph in 2 answers" in capsys.readouterr().err
+    assert not (tmp_path / "g.yaml").exists()
+    assert main([*args, "--offline", "--keep-invalid"]) == 1  # replayed, kept
+    out = capsys.readouterr().out
+    assert "wrote" in out and "valid: false" in out and "items  precision" in out
+    g = load_graph(tmp_path / "g.yaml")
+    assert g.provenance["valid"] is False and g.provenance["kept_answer"] == 1
+    assert any("unknown item 'wooden_plank'" in p for p in g.provenance["problems"])
+    assert "place_table" in g.skills

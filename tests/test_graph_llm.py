@@ -1,7 +1,8 @@
 """The LLM graph builder against a real HTTP server on localhost, through the real openai client.
 
 Each bad answer must be rejected (sent back with a clear message) or repaired,
-never crash the build, and never reach the cache.
+and never crash the build. Every answer is cached, so a second build replays the
+conversation, repairs included, without the server.
 """
 
 import copy
@@ -101,7 +102,8 @@ def test_valid_answer_is_accepted_and_cached(cache):
     assert sorted(result.graph.skills) == sorted(valid_skills())
     assert result.attempts == 1 and not result.from_cache
     (record,) = cached_answers(cache)
-    assert json.loads(record["answer"])["skills"] == valid_skills()
+    assert record["answer"] == VALID and record["finish_reason"] == "stop"
+    assert result.graph.provenance["cache_keys"] == [record["key"]]
     assert server.requests[0]["body"]["response_format"] == {"type": "json_object"}
     assert server.requests[0]["body"]["temperature"] == 0.0
 
@@ -118,8 +120,7 @@ def test_bad_answer_is_sent_back_with_its_errors_then_fixed(kind, cache):
     assert server.requests[1]["body"]["messages"][-2]["role"] == "assistant"
     assert result.attempts == 2
     assert sorted(result.graph.skills) == sorted(valid_skills())
-    (record,) = cached_answers(cache)  # only the valid answer is stored
-    assert json.loads(record["answer"])["skills"] == valid_skills()
+    assert sorted(r["answer"] for r in cached_answers(cache)) == sorted([bad, VALID])
 
 
 def test_injected_text_does_not_travel_into_the_repair_message(cache):
@@ -147,6 +148,19 @@ def test_answer_stopped_at_token_limit_says_so(cache):
     with ChatServer([Reply(VALID[:200], finish_reason="length"), VALID]) as server:
         run_build(server, cache, max_tokens=50)
     assert "token limit (50)" in server.last_user_message(1)
+
+
+def test_cut_off_answer_keeps_the_skills_it_finished_for_the_record(cache):
+    from mcagent.graph.llm import BuildError
+
+    cut = VALID[:VALID.index('"collect_wood"') + 20]  # find_tree written out, collect_wood not
+    with ChatServer([Reply(cut, finish_reason="length")]) as server:
+        with pytest.raises(BuildError, match="cut off") as error:
+            run_build(server, cache, max_repairs=0)
+    kept = error.value.graph
+    assert list(kept.skills) == ["find_tree"] and kept.provenance["valid"] is False
+    # the finished skills are judged too: the targets they miss are among the problems
+    assert any("target skill 'collect_wood' is missing" in p for p in kept.provenance["problems"])
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])
@@ -196,12 +210,15 @@ def test_reply_that_is_not_a_chat_completion(cache):
             run_build(server, cache)
 
 
-def test_answers_that_stay_invalid_give_up_and_cache_nothing(cache):
+def test_answers_that_stay_invalid_give_up_and_fail_the_same_way_offline(cache):
     with ChatServer(["not json"] * 3) as server:
         with pytest.raises(UserError, match="no valid graph in 3 answers.*not JSON"):
             run_build(server, cache, max_repairs=2)
     assert len(server.requests) == 3
-    assert not cached_answers(cache)
+    assert sorted(r["answer_number"] for r in cached_answers(cache)) == [1, 2, 3]
+    with pytest.raises(UserError, match="no valid graph in 3 answers.*not JSON"):
+        build_graph(None, truth=crafter_truth(), targets=TARGETS, model="scripted", cache=cache,
+                    max_repairs=2, offline=True)
 
 
 def test_second_build_is_answered_from_the_cache_offline(cache):
@@ -213,7 +230,8 @@ def test_second_build_is_answered_from_the_cache_offline(cache):
                           cache=cache, offline=True)
     assert second.from_cache and offline.from_cache
     assert first.graph.to_dict() == second.graph.to_dict() == offline.graph.to_dict()
-    assert first.graph.provenance["answers"] == 2
+    assert first.graph.provenance["answers"] == 2 and not first.from_cache
+    assert len(first.cache_paths) == 2 and all(p.is_file() for p in first.cache_paths)
     with pytest.raises(UserError, match="no cached answer"):
         build_graph(None, truth=crafter_truth(), targets=["collect_wood"], model="scripted",
                     cache=cache, offline=True)

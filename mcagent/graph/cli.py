@@ -40,7 +40,7 @@ def _load(path: str, world: str | None = None):
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from mcagent.graph.llm import AnswerCache, Retry, build_graph, make_client
+    from mcagent.graph.llm import AnswerCache, BuildError, Retry, build_graph, make_client
     from mcagent.graph.schema import save_graph
     from mcagent.graph.score import score_graph
     from mcagent.graph.truths import truth_for
@@ -51,18 +51,29 @@ def cmd_build(args: argparse.Namespace) -> int:
     if not model:
         raise UserError("say which model: --model NAME (or set MCAGENT_LLM_MODEL)")
     client = None if args.offline else make_client(args.base_url, timeout=args.timeout)
-    result = build_graph(client, truth=truth, targets=targets, model=model,
-                         cache=AnswerCache(args.cache_dir), prompt=args.prompt,
-                         max_repairs=args.max_repairs, retry=Retry(attempts=args.retries),
-                         json_mode=not args.no_json_mode, max_tokens=args.max_tokens,
-                         offline=args.offline)
     slug = re.sub(r"[^a-z0-9]+", "-", model.lower()).strip("-")
     out = pathlib.Path(args.out or f"skill_graph/llm/{args.world}-{slug}.yaml")
+    try:
+        result = build_graph(client, truth=truth, targets=targets, model=model,
+                             cache=AnswerCache(args.cache_dir), prompt=args.prompt,
+                             max_repairs=args.max_repairs, retry=Retry(attempts=args.retries),
+                             json_mode=not args.no_json_mode, max_tokens=args.max_tokens,
+                             offline=args.offline)
+    except BuildError as error:
+        if not (args.keep_invalid and error.graph is not None):
+            raise
+        out.parent.mkdir(parents=True, exist_ok=True)
+        save_graph(error.graph, out)
+        print(f"mcagent graph build: error: {error}", file=sys.stderr)
+        print(f"wrote {out} anyway (--keep-invalid): {len(error.graph)} skills of answer "
+              f"{error.graph.provenance['kept_answer']}, marked valid: false; it fails the checks")
+        print(score_graph(error.graph, truth, name=str(out)).format(per_skill=False))
+        return 1
     out.parent.mkdir(parents=True, exist_ok=True)
     save_graph(result.graph, out)
-    source = "the cache" if result.from_cache else f"{result.attempts} answer(s)"
-    print(f"wrote {out}: {len(result.graph)} skills from {model} ({source}; cached in "
-          f"{result.cache_path})")
+    source = "replayed from the cache" if result.from_cache else "answers cached"
+    print(f"wrote {out}: {len(result.graph)} skills from {model} after {result.attempts} "
+          f"answer(s) ({source} in {pathlib.Path(args.cache_dir)})")
     for problem in result.warnings:
         print(f"  warning: {problem}")
     score = score_graph(result.graph, truth, name=str(out))
@@ -138,9 +149,13 @@ def cmd_serve_local(args: argparse.Namespace) -> int:
     print(f"serving {model} as model {MODEL_ALIAS!r} at http://{args.host}:{args.port}/v1 "
           "(Ctrl-C stops it). SmolLM2-135M runs the build path end to end; it is not a good "
           "graph writer.", flush=True)
-    print(f"  mcagent graph build --world crafter --targets collect_wood --model {MODEL_ALIAS} "
-          f"--base-url http://{args.host}:{args.port}/v1", flush=True)
+    # on two CPU cores it writes about 15 tokens a second: long answers need a long time-out
+    print(f"  mcagent graph build --world crafter --model {MODEL_ALIAS} --base-url "
+          f"http://{args.host}:{args.port}/v1 --max-tokens 1024 --timeout 600 --keep-invalid",
+          flush=True)
     logging.getLogger(__name__).debug("running %s", command)
+    if os.name == "posix":  # become the server: signals (Ctrl-C, a test's terminate) reach it
+        os.execv(command[0], command)
     return subprocess.run(command, check=False).returncode
 
 
@@ -169,6 +184,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-json-mode", action="store_true",
                    help="do not ask for response_format json_object (for endpoints without it)")
     p.add_argument("--offline", action="store_true", help="answer from the cache only; fail on a miss")
+    p.add_argument("--keep-invalid", action="store_true",
+                   help="when no answer passes the checks, still write the latest one's skills "
+                        "(provenance valid: false, with its problems) and score it; exit status 1")
     p.set_defaults(run=cmd_build)
 
     p = sub.add_parser("extract", help="write Crafter's graph from crafter's own rules")

@@ -4,10 +4,11 @@ The client is passed in (an `openai.OpenAI`, or anything with the same
 `chat.completions.create`), so tests and users can swap it. Every answer is
 parsed and checked against the schema and the world's items and targets; an
 invalid one goes back to the model with the errors (a bounded number of
-times); transient HTTP failures are retried with back-off. Only a valid answer
-is cached, under the hash of the model and the first prompt, so that a second
-build of the same graph is answered from disk. The API key is never written:
-not in logs, caches, graphs or reports.
+times); transient HTTP failures are retried with back-off. Every answer is
+cached, under the hash of the model and the conversation that asked for it, so
+that a second build replays the same conversation from disk, with no endpoint,
+and writes the same graph. The API key is never written: not in logs, caches,
+graphs or reports.
 """
 
 from __future__ import annotations
@@ -39,11 +40,24 @@ MAX_ERRORS_SENT = 20
 
 
 class AnswerError(Exception):
-    """An answer that cannot be used; `problems` say why, one line each."""
+    """An answer that cannot be used; `problems` say why, one line each. `graph` holds the
+    skills of it that did parse, if any."""
 
-    def __init__(self, problems: Sequence[str]):
+    def __init__(self, problems: Sequence[str], graph: SkillGraph | None = None,
+                 finished: dict | None = None):
         self.problems = list(problems)
+        self.graph = graph
+        self.finished = finished  # a cut-off answer's skills that were written out in full
         super().__init__("; ".join(self.problems))
+
+
+class BuildError(UserError):
+    """No answer passed the checks. `graph` is the latest answer's skills that parsed (None if
+    no answer had any), with provenance saying it is invalid and why, for a look or a score."""
+
+    def __init__(self, message: str, graph: SkillGraph | None):
+        super().__init__(message)
+        self.graph = graph
 
 
 def load_prompt(name: str) -> string.Template:
@@ -115,9 +129,33 @@ def parse_answer(text: str) -> tuple[object, list[str]]:
             first = error
     elif first.pos >= len(head) - 1 or first.msg.startswith("Unterminated string"):
         raise AnswerError(["the answer's JSON is cut off before its end (truncated); "
-                           "send the whole object, shorter if need be"])
+                           "send the whole object, shorter if need be"],
+                          finished=_finished_skills(head))
     raise AnswerError([f"the answer is not valid JSON: {first.msg} at line {first.lineno} "
                        f"column {first.colno}"])
+
+
+_SKILLS_OPEN = re.compile(r'\{\s*"skills"\s*:\s*\{|\{')
+_BETWEEN = re.compile(r"\s*,?\s*")
+_COLON = re.compile(r"\s*:\s*")
+
+
+def _finished_skills(head: str) -> dict | None:
+    """The `"name": {...}` members of a cut-off answer's skills object that were written out in full."""
+    decoder = json.JSONDecoder()
+    pos = _SKILLS_OPEN.match(head).end()  # head starts with "{"
+    finished = {}
+    while True:
+        pos = _BETWEEN.match(head, pos).end()
+        try:
+            name, pos = decoder.raw_decode(head, pos)
+            colon = _COLON.match(head, pos)
+            if not isinstance(name, str) or colon is None:
+                break
+            finished[name], pos = decoder.raw_decode(head, colon.end())
+        except json.JSONDecodeError:
+            break
+    return finished or None
 
 
 def graph_from_answer(data: object, truth: Truth, targets: Sequence[Target],
@@ -164,7 +202,7 @@ def graph_from_answer(data: object, truth: Truth, targets: Sequence[Target],
         found = check_graph(graph, targets=targets, **truth.check_kwargs())
         problems.extend(str(p) for p in errors(found))
     if problems:
-        raise AnswerError(problems)
+        raise AnswerError(problems, graph if skills else None)
     return graph, [p for p in found if p.severity != "error"]
 
 
@@ -261,7 +299,9 @@ def ask(client, model: str, messages: list[dict], retry: Retry, *, json_mode: bo
 # --- the cache -------------------------------------------------------------------------------
 
 class AnswerCache:
-    """Valid answers on disk, one JSON file per request hash."""
+    """Every answer on disk, one JSON file per request: the hash of the model, the conversation
+    so far and the sampling settings. A build replays its conversation from here, repairs
+    included, so a second build needs no endpoint and gives the same graph."""
 
     def __init__(self, directory: str | pathlib.Path):
         self.directory = pathlib.Path(directory)
@@ -284,7 +324,10 @@ class AnswerCache:
         except json.JSONDecodeError:
             log.warning("ignoring unreadable cache entry %s", path)
             return None
-        return record if record.get("format") == CACHE_FORMAT else None
+        if record.get("format") != CACHE_FORMAT or not isinstance(record.get("answer"), str):
+            log.warning("ignoring cache entry %s: not %s", path, CACHE_FORMAT)
+            return None
+        return record
 
     def put(self, key: str, record: Mapping[str, object]) -> pathlib.Path:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -303,8 +346,8 @@ class BuildResult:
     graph: SkillGraph
     warnings: list[Problem]
     attempts: int
-    from_cache: bool
-    cache_path: pathlib.Path
+    from_cache: bool  # every answer came from the cache
+    cache_paths: list[pathlib.Path]
     notes: list[str]
 
 
@@ -318,32 +361,46 @@ def build_graph(client, *, truth: Truth, targets: Sequence[str], model: str, cac
     resolved = truth.resolve_targets(targets)
     messages = build_messages(truth, targets, prompt)
     params = {"temperature": 0.0, "max_tokens": max_tokens, "json_mode": json_mode}
-    key = AnswerCache.key(model, messages, params)
-    prompt_sha = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()
-    record = cache.get(key)
-    if record is not None:
-        try:
-            data, notes = parse_answer(record["answer"])
-            graph, warnings = graph_from_answer(data, truth, resolved,
-                                                _provenance(record, key))
-            log.info("answer for %s from the cache %s", model, cache.path(key))
-            return BuildResult(graph, warnings, record.get("attempts", 1), True, cache.path(key), notes)
-        except AnswerError as error:  # checks grew stricter since it was stored
-            log.warning("cached answer %s no longer passes the checks (%s); asking again",
-                        cache.path(key), error)
-    if offline:
-        raise UserError(f"no cached answer for this build in {cache.directory} (key {key[:12]}); "
-                        "run it once without --offline")
+    prompt_info = {"name": prompt,
+                   "sha256": hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()}
     conversation = list(messages)
+    records: list[dict] = []
     problems: list[str] = []
+    kept: tuple[int, SkillGraph, list[str]] | None = None  # latest rejected answer with skills that parsed
+    hits = 0
     for attempt in range(1, max_repairs + 2):
-        text, finish = ask(client, model, conversation, retry, json_mode=json_mode,
-                           max_tokens=max_tokens, sleep=sleep)
+        key = AnswerCache.key(model, conversation, params)
+        record = cache.get(key)
+        if record is not None:
+            hits += 1
+            log.info("answer %d of %s from the cache %s", attempt, model, cache.path(key))
+        elif offline:
+            raise UserError(f"no cached answer for this build in {cache.directory} (answer {attempt}, "
+                            f"key {key[:12]}); run it once without --offline")
+        else:
+            text, finish = ask(client, model, conversation, retry, json_mode=json_mode,
+                               max_tokens=max_tokens, sleep=sleep)
+            record = {"model": model, "endpoint": safe_endpoint(getattr(client, "base_url", "")),
+                      "params": params, "prompt": prompt_info, "answer_number": attempt,
+                      "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                      "finish_reason": finish, "answer": text}
+            cache.put(key, record)
+            record = {**record, "key": key}
+        records.append(record)
+        text, finish = record["answer"], record.get("finish_reason")
         try:
             data, notes = parse_answer(text)
             graph, warnings = graph_from_answer(data, truth, resolved)
         except AnswerError as error:
-            problems = error.problems
+            problems, partial = error.problems, error.graph
+            if error.finished is not None:  # judge what a cut-off answer did finish, for the record
+                try:
+                    partial = graph_from_answer({"skills": error.finished}, truth, resolved)[0]
+                except AnswerError as inner:
+                    partial = inner.graph
+                    problems = [*problems, *inner.problems]
+            if partial is not None:
+                kept = (attempt, partial, problems)
             if finish == "length":
                 problems = [f"the answer stopped at the token limit ({max_tokens})", *problems]
             log.warning("answer %d of %s rejected: %s", attempt, model, "; ".join(problems))
@@ -352,21 +409,23 @@ def build_graph(client, *, truth: Truth, targets: Sequence[str], model: str, cac
             continue
         for note in notes:
             log.warning("answer %d of %s: %s", attempt, model, note)
-        record = {"model": model, "world": truth.world, "targets": list(targets),
-                  "prompt": {"name": prompt, "sha256": prompt_sha},
-                  "endpoint": safe_endpoint(getattr(client, "base_url", "")),
-                  "attempts": attempt, "notes": notes,
-                  "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                  "answer": json.dumps({"skills": {n: s.to_dict() for n, s in graph.skills.items()}},
-                                       indent=1)}
-        path = cache.put(key, record)
-        graph = SkillGraph(graph.skills, truth.world, _provenance({**record, "key": key}, key))
-        return BuildResult(graph, warnings, attempt, False, path, notes)
-    raise UserError(f"{model} gave no valid graph in {max_repairs + 1} answers; the last one's "
-                    f"problems: {'; '.join(problems[:5])}")
+        provenance = _provenance(records, list(targets))
+        graph = SkillGraph(graph.skills, truth.world, provenance)
+        return BuildResult(graph, warnings, attempt, hits == attempt,
+                           [cache.path(r["key"]) for r in records], notes)
+    invalid = None
+    if kept is not None:
+        number, partial, why = kept
+        invalid = SkillGraph(partial.skills, truth.world,
+                             {**_provenance(records, list(targets)), "valid": False,
+                              "kept_answer": number, "problems": why})
+    raise BuildError(f"{model} gave no valid graph in {max_repairs + 1} answers; the last one's "
+                     f"problems: {'; '.join(problems[:5])}", invalid)
 
 
-def _provenance(record: Mapping[str, object], key: str) -> dict:
-    return {"source": "llm", "model": record.get("model"), "endpoint": record.get("endpoint"),
-            "prompt": record.get("prompt"), "targets": record.get("targets"),
-            "answers": record.get("attempts"), "created": record.get("created"), "cache_key": key}
+def _provenance(records: Sequence[Mapping[str, object]], targets: list[str]) -> dict:
+    """Where a graph came from, read from its cached answers only, so that a replay writes the same."""
+    first = records[0]
+    return {"source": "llm", "model": first.get("model"), "endpoint": first.get("endpoint"),
+            "prompt": first.get("prompt"), "targets": targets, "answers": len(records),
+            "created": records[-1].get("created"), "cache_keys": [r["key"] for r in records]}

@@ -68,7 +68,7 @@ class Score:
 
     @staticmethod
     def _ratio(a: int, b: int) -> float:
-        return a / b if b else 1.0
+        return a / b if b else 0.0  # a graph with no edges gets nothing right, not a perfect score
 
     @property
     def precision(self) -> float:
