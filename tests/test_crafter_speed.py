@@ -151,25 +151,26 @@ def _random_state_of(random):
 # -- whole episodes -----------------------------------------------------------------
 
 def test_episodes_equal_with_fast_and_original_code():
-    for seed in (0, 1):
-        fast = DeterministicCrafter(fast=True, length=None, seed=seed)
-        slow = DeterministicCrafter(fast=False, length=None, seed=seed)
-        assert np.array_equal(fast.reset(), slow.reset())
-        for step, action in enumerate(_actions(500, seed)):
-            a, b = fast.step(action), slow.step(action)
-            assert np.array_equal(a[0], b[0]), f"seed {seed} step {step}: frames differ"
-            assert a[1:3] == b[1:3]
-            for key in ("inventory", "achievements", "discount", "reward"):
-                assert a[3][key] == b[3][key], (seed, step, key)
-            assert np.array_equal(a[3]["semantic"], b[3]["semantic"])
-            assert np.array_equal(a[3]["player_pos"], b[3]["player_pos"])
-            assert _random_state(fast._world) == _random_state(slow._world)
-            if a[2]:
-                assert np.array_equal(fast.reset(), slow.reset())
+    seed = 0  # the Gymnasium test below plays two more seeds
+    fast = DeterministicCrafter(fast=True, length=None, seed=seed)
+    slow = DeterministicCrafter(fast=False, length=None, seed=seed)
+    assert np.array_equal(fast.reset(), slow.reset())
+    for step, action in enumerate(_actions(500, seed)):
+        a, b = fast.step(action), slow.step(action)
+        assert np.array_equal(a[0], b[0]), f"seed {seed} step {step}: frames differ"
+        assert a[1:3] == b[1:3]
+        for key in ("inventory", "achievements", "discount", "reward"):
+            assert a[3][key] == b[3][key], (seed, step, key)
+        assert np.array_equal(a[3]["semantic"], b[3]["semantic"])
+        assert np.array_equal(a[3]["player_pos"], b[3]["player_pos"])
+        assert _random_state(fast._world) == _random_state(slow._world)
+        if a[2]:
+            assert np.array_equal(fast.reset(), slow.reset())
 
 
 def test_gymnasium_env_episodes_equal_with_fast_and_original_code():
     fast, slow = CrafterEnv(), CrafterEnv()
+    assert fast._env.fast  # the default CrafterEnv runs the fast code
     slow._env = DeterministicCrafter(fast=False, size=(64, 64), length=None, reward=True, seed=0)
     for seed in (3, 4):
         (obs_a, info_a), (obs_b, info_b) = fast.reset(seed=seed), slow.reset(seed=seed)

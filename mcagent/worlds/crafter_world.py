@@ -184,6 +184,12 @@ class CrafterEnv(gym.Env):
     With a `task`, the episode starts from the task's inventory, ends with
     ``terminated`` when the target is reached (``info["success"]``) or the
     player dies, and is ``truncated`` at the task's step limit.
+
+    It always runs the fast code of `DeterministicCrafter` (`fast=True`): the
+    renderer of `crafter_render` and the world generation of `crafter_worldgen`,
+    whose frames, worlds and random draws equal Crafter's own code (tested in
+    tests/test_crafter_speed.py). World generation is compiled with numba when
+    numba works, and runs in numpy otherwise (or with NUMBA_DISABLE_JIT=1).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
