@@ -2,10 +2,10 @@
 
 `generate_world` builds the same world as `crafter.worldgen.generate_world` for
 the same random state, tile for tile and object for object, and leaves
-`world.random` in the same state. It is about 13x faster than Crafter's code
-with numba (about 7 ms against 90 ms a world) and about 20x faster without
-numba (about 85 ms against 1.7 s), because no noise value is computed by a
-Python call (benchmarks/env_speed.py measures it).
+`world.random` in the same state. A reset is about 12x faster than with
+Crafter's code when numba works (about 8 ms against 100 ms) and about 19x
+faster without numba (about 90 ms against 1.7 s), because no noise value is
+computed by a Python call (benchmarks/env_speed.py measures it).
 
 How it stays equal to Crafter:
 
