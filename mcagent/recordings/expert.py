@@ -210,10 +210,12 @@ class ExpertPlayer:
             for cx, cy in self.creatures[name]:
                 if abs(cx - px) + abs(cy - py) == 1:
                     return self._face_and("do", (cx, cy)), f"defeat_{name}"
-        # A skeleton two steps away shoots more than it runs: close in while it reloads.
-        near = [c for c in self.creatures["skeleton"] if abs(c[0] - px) + abs(c[1] - py) == 2]
+        # A skeleton close by shoots more than it runs: with a sword, close in and strike.
+        armed = self.inv["stone_sword"] or self.inv["iron_sword"] or self.inv["wood_sword"]
+        reach = 4 if armed and self.inv["health"] >= 4 else 2
+        near = [c for c in self.creatures["skeleton"] if abs(c[0] - px) + abs(c[1] - py) <= reach]
         if near and not self._sealed():
-            return self._approach(near, "defeat_skeleton", max_cost=3)
+            return self._approach(near, "defeat_skeleton", max_cost=reach + 2)
         return None
 
     def _dodge(self) -> tuple[str, str] | None:
