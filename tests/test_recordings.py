@@ -378,3 +378,12 @@ def test_the_expert_records_with_skill_labels(tmp_path):
     rec = read_recording(stem)
     assert rec.meta.source == "expert" and len(rec) == 40
     assert all(step.skill for step in rec.steps)
+
+
+def test_the_sample_recordings_in_videos_are_valid():
+    videos = Path(__file__).resolve().parents[1] / "videos"
+    stems = sorted(p.with_name(p.name[:-len(".meta.json")]) for p in videos.glob("*.meta.json"))
+    assert len(stems) >= 3
+    for stem in stems:
+        rec = read_recording(stem)
+        assert len(rec) > 0 and (rec.meta.source != "expert" or all(s.skill for s in rec.steps))
