@@ -48,7 +48,6 @@ class Habits:
     drink_low: int = 4
     food_low: int = 4
     energy_low: int = 3
-    night_sleep_energy: int = 7
     swords_first: bool = False
     table_reach: float = 20.0
 
@@ -56,7 +55,6 @@ class Habits:
     def draw(cls, rng: np.random.Generator) -> "Habits":
         return cls(drink_low=int(rng.integers(4, 6)), food_low=int(rng.integers(4, 6)),
                    energy_low=int(rng.integers(2, 4)),
-                   night_sleep_energy=int(rng.integers(6, 9)),
                    swords_first=bool(rng.random() < 0.5),
                    table_reach=float(rng.integers(12, 25)))
 
@@ -303,17 +301,12 @@ class ExpertPlayer:
                      np.argwhere(self.material[x0:x1, y0:y1] == self.ids[thing])]
         return any(abs(x - px) + abs(y - py) <= reach for x, y in cells)
 
-    def _on_open_ground(self) -> bool:
-        px, py = self.pos
-        grass = self.material[max(0, px - 4):px + 5, max(0, py - 4):py + 5] == self.ids["grass"]
-        return grass.mean() > 0.5 and self.inv["health"] <= 6
-
     def _can_dig(self) -> bool:
         return self.inv["wood_pickaxe"] > 0 or self.inv["stone"] > 0
 
     def _hunt(self) -> tuple[str, str] | None:
         if self.creatures["cow"]:
-            step = self._approach(self.creatures["cow"], "eat_cow", attack=True)
+            step = self._approach(self.creatures["cow"], "eat_cow")
             if step:
                 return step
         # Cows wander slowly: go back to where one was last seen.
@@ -679,9 +672,6 @@ class ExpertPlayer:
     def _facing_now(self) -> tuple[int, int]:
         return self._facing_cache
 
-    def _facing(self, info) -> tuple[int, int]:
-        return tuple(info["facing"])
-
     def _cell_free(self, cell) -> bool:
         return self.sem[cell] < self.first_object_id or cell == self.pos
 
@@ -702,7 +692,7 @@ class ExpertPlayer:
             return None
         return self._explore(find, prefer="stone" if material in ("coal", "iron", "diamond") else None)
 
-    def _approach(self, cells, skill: str, find: str | None = None, attack: bool = False,
+    def _approach(self, cells, skill: str, find: str | None = None,
                   max_cost: float = INF) -> tuple[str, str] | None:
         """Walk next to the nearest of `cells`, face it and `do` it."""
         dist, prev = self._distances()
