@@ -169,8 +169,10 @@ def test_ctrl_c_during_record_leaves_no_files(tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "mcagent.cli", "record", "--player", "random", "-q", "--out",
-         str(out)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # The expert lives hundreds of steps (a random player may die within the 0.2 s wait).
+        [sys.executable, "-m", "mcagent.cli", "record", "--player", "expert", "--seed", "100",
+         "--task", "collect_diamond", "-q", "--out", str(out)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not list(out.glob(".*.partial.mp4")):  # mid-episode: ffmpeg is writing
         assert time.monotonic() < deadline and process.poll() is None
