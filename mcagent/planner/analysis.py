@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 
 from mcagent.errors import UserError
 from mcagent.graph.schema import Skill, SkillGraph
-from mcagent.planner.semantics import Goal, Rules, is_nearby
+from mcagent.planner.semantics import Goal, Rules, is_nearby, needs
 
 START = ""  # the context before any finding skill has run
 
@@ -36,14 +36,6 @@ class CyclicGraphError(UnreachableError):
 
 class PlanNotFoundError(UserError):
     """The planners gave up within their limits; a plan may still exist."""
-
-
-def needs(skill: Skill) -> dict[str, int]:
-    """Everything a skill must hold to run: consume + require, and one of each equipped item."""
-    found = skill.inputs
-    for item in skill.equip:
-        found[item] = max(found.get(item, 0), 1)
-    return found
 
 
 @dataclasses.dataclass

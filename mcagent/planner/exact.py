@@ -26,8 +26,8 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 
 from mcagent.graph.schema import Skill
-from mcagent.planner.analysis import needs, relevant_skills
-from mcagent.planner.semantics import Goal, Rules
+from mcagent.planner.analysis import relevant_skills
+from mcagent.planner.semantics import Goal, Rules, needs
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,13 +20,13 @@ from mcagent.errors import UnknownNameError, UserError
 from mcagent.graph.schema import SKILL_TYPES, SkillGraph
 from mcagent.planner.analysis import (
     CountBounds, PlanNotFoundError, Reach, UnreachableError, choose_producers, explain_unreachable,
-    needs, reachability)
+    reachability)
 from mcagent.planner.costs import SkillCosts
 from mcagent.planner.plan4mc import plan4mc_search
 from mcagent.planner.exact import optimal_plan
 from mcagent.planner.search import _Context, constructive_plan
 from mcagent.planner.semantics import (
-    Goal, Rules, Tiers, check_inventory, is_nearby, resolve_goal, verify_plan, world_tiers)
+    Goal, Rules, Tiers, check_inventory, is_nearby, needs, resolve_goal, verify_plan, world_tiers)
 
 ALGORITHMS = {
     "mcagent": "bill of materials + station-keeping schedule: short plans in milliseconds, "

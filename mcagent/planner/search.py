@@ -29,8 +29,8 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 
 from mcagent.graph.schema import Skill
-from mcagent.planner.analysis import Choice, needs
-from mcagent.planner.semantics import Goal, Rules, is_nearby
+from mcagent.planner.analysis import Choice
+from mcagent.planner.semantics import Goal, Rules, is_nearby, needs
 
 GOAL = "<goal>"
 

@@ -37,6 +37,14 @@ def is_nearby(item: str) -> bool:
     return item.endswith(NEARBY_SUFFIX)
 
 
+def needs(skill: Skill) -> dict[str, int]:
+    """Everything a skill must hold to run: consume + require, and one of each equipped item."""
+    found = skill.inputs
+    for item in skill.equip:
+        found[item] = max(found.get(item, 0), 1)
+    return found
+
+
 @dataclasses.dataclass(frozen=True)
 class Tiers:
     """Tool tiers, each chain from the lesser tool to the better: a better one stands in for a lesser."""
@@ -128,15 +136,12 @@ class _Compiled:
     def __init__(self, skill: Skill):
         self.name = skill.name
         self.finding = skill.skill_type == 0
-        needs = skill.inputs
-        for item in skill.equip:
-            needs[item] = max(needs.get(item, 0), 1)
-        self.needs = tuple(needs.items())
-        self.need_of = needs
+        self.need_of = needs(skill)
+        self.needs = tuple(self.need_of.items())
         self.consume = tuple(skill.consume.items())
         self.obtain = tuple(skill.obtain.items())
         # Items held but not spent: where tiers may let a better tool stand in.
-        self.tool_needs = frozenset(i for i in needs if i not in skill.consume)
+        self.tool_needs = frozenset(i for i in self.need_of if i not in skill.consume)
 
 
 class Rules:
