@@ -9,7 +9,7 @@ passes the verifier. Then every Crafter achievement on
 `benchmarks/planner.tasks.md` and appends a line to
 `benchmarks/planner.history.jsonl`.
 
-    python -m benchmarks.planner [--repeat 5] [--exact-as-written]
+    python -m benchmarks.planner [--repeat 5] [--exact-as-written] [--cost-seeds 3]
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import random
 import statistics
 import subprocess
 from pathlib import Path
@@ -24,7 +25,7 @@ from pathlib import Path
 import yaml
 
 from mcagent.graph.schema import load_graph
-from mcagent.planner import NO_TIERS, Planner, verify_plan
+from mcagent.planner import NO_TIERS, Planner, SkillCost, SkillCosts, verify_plan
 from mcagent.planner.plan4mc import PUBLISHED_LENGTHS as PUBLISHED, PUBLISHED_TOTAL
 from mcagent.worlds.tasks import get_suite
 
@@ -67,6 +68,23 @@ def plan4mc_rows(repeat: int, exact_as_written: bool) -> list[dict]:
     return rows
 
 
+def cost_check(seeds: int) -> tuple[int, int]:
+    """With random skill costs, how often mcagent's expected steps equal the A* optimum's."""
+    graph = load_graph(PLAN4MC_GRAPH)
+    equal = total = 0
+    for seed in range(seeds):
+        rnd = random.Random(seed)
+        costs = SkillCosts({s.name: SkillCost(rnd.uniform(1, 60), rnd.uniform(0.3, 1.0))
+                            for s in graph}, world="minecraft", source=f"random, seed {seed}")
+        fast, exact = Planner(graph, costs=costs), Planner(graph, "optimal", costs=costs)
+        for task in get_suite("plan4mc").tasks:
+            ours = fast.plan(task.target, task.initial_inventory, task.count).expected_steps
+            best = exact.plan(task.target, task.initial_inventory, task.count).expected_steps
+            equal += ours <= best + 1e-6
+            total += 1
+    return equal, total
+
+
 def crafter_rows(repeat: int) -> list[dict]:
     graph = load_graph(CRAFTER_GRAPH)
     planner = Planner(graph)
@@ -104,6 +122,9 @@ def main() -> None:
                         help="plan each task this many times; the median time counts (default 5)")
     parser.add_argument("--exact-as-written", action="store_true",
                         help="also find the optimum without tool tiers (A*, a few minutes)")
+    parser.add_argument("--cost-seeds", type=int, default=0,
+                        help="also plan the 40 tasks with this many sets of random skill costs "
+                             "and compare expected steps with the A* optimum's (default 0)")
     args = parser.parse_args()
 
     rows = plan4mc_rows(args.repeat, args.exact_as_written)
@@ -149,6 +170,9 @@ def main() -> None:
         "crafter_ms_median": round(statistics.median(r["ms"] for r in crafter), 2),
         "crafter_ms_max": round(max(r["ms"] for r in crafter), 2),
     }
+    if args.cost_seeds:
+        equal, checked = cost_check(args.cost_seeds)
+        record["costed_optimal"], record["costed_checked"] = equal, checked
     print(f"\nPlan4MC's 40 tasks (per-task table: {TABLE.relative_to(ROOT)})")
     print(f"  plan4mc baseline:        {record['plan4mc_baseline_total']} skills "
           f"(Plan4MC's code: {PUBLISHED_TOTAL}; published examples "
@@ -164,6 +188,10 @@ def main() -> None:
     print(f"  optimal (A*), tiers:     {record['optimal_tiers_total']} skills")
     if args.exact_as_written:
         print(f"  optimal (A*), as written: {record['optimal_as_written_total']} skills")
+    if args.cost_seeds:
+        print(f"  with random skill costs ({args.cost_seeds} seeds): mcagent's expected steps "
+              f"equal the A* optimum's in {record['costed_optimal']} of "
+              f"{record['costed_checked']} plans")
     print(f"Crafter, {len(crafter)} achievements on {CRAFTER_GRAPH.relative_to(ROOT)}: "
           f"{record['crafter_valid']} valid, {record['crafter_total']} skills in all, planning "
           f"median {record['crafter_ms_median']} ms, max {record['crafter_ms_max']} ms")
