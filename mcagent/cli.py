@@ -74,9 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("suite", nargs="?", help="a suite name")
     p.set_defaults(run=cmd_tasks)
 
-    for name, text in (("segment", "cut recordings into skills with SBD"),
-                       ("sbd", "train and evaluate the SBD models"),
-                       ("train", "train skill policies (BC, PPO)"),
+    from mcagent.sbd.cli import add_parser as add_sbd
+
+    add_sbd(sub)
+
+    for name, text in (("train", "train skill policies (BC, PPO)"),
                        ("skills", "measure skill success rates and costs"),
                        ("graph", "build, check, score and draw skill graphs"),
                        ("plan", "plan a task on a skill graph"),
