@@ -25,7 +25,7 @@ def _settings(args: argparse.Namespace, **defaults):
 
     values = {**defaults}
     for name in ("epochs", "patience", "batch_size", "window", "lr", "seed", "max_batches",
-                 "device"):
+                 "device", "threads"):
         value = getattr(args, name, None)
         if value is not None:
             values[name] = value
@@ -96,6 +96,8 @@ def _training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="seed of the split, the batches and the weights")
     p.add_argument("--max-batches", type=int, help="cap on batches per epoch (quick runs)")
     p.add_argument("--device", help="cpu, cuda, ... (default: a GPU when there is one)")
+    p.add_argument("--threads", type=int,
+                   help="CPU threads for torch (1 keeps a crowded machine responsive)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 

@@ -39,7 +39,7 @@ class ModelConfig:
     action_names: tuple[str, ...]
     world: str = "crafter"
     frame_size: tuple[int, int] = (64, 64)   # (height, width) frames are resized to
-    channels: tuple[int, ...] = (16, 32, 48, 64)
+    channels: tuple[int, ...] = (8, 16, 32, 64)   # conv layers, each halving the frame
     features: int = 128                # per-frame feature size
     action_embedding: int = 16         # action model: size of the previous action's embedding
     hidden: int = 128                  # action model: GRU state; idm: MLP width

@@ -48,6 +48,7 @@ class TrainSettings:
     seed: int = 0                # split, window positions and initial weights
     max_batches: int | None = None  # cap on batches per epoch (tests, quick runs)
     device: str | None = None    # "cpu", "cuda", ...; default: a GPU when there is one
+    threads: int | None = None   # CPU threads for torch; 1 keeps a crowded machine responsive
 
 
 @dataclasses.dataclass
@@ -130,6 +131,8 @@ def fit(model: nn.Module, name: str, out_dir: str | os.PathLike, settings: Train
     from tqdm import tqdm
 
     device = pick_device(settings.device)
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)
     model.to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr,
@@ -167,7 +170,7 @@ def fit(model: nn.Module, name: str, out_dir: str | os.PathLike, settings: Train
                 (loss / max(n, 1)).backward()
                 nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimiser.step()
-                total, count = total + float(loss), count + n
+                total, count = total + loss.item(), count + n
                 bar.update(1)
                 bar.set_postfix(epoch=state.epoch + 1, train=f"{total / max(count, 1):.3f}",
                                 best_val=f"{state.best_val:.3f}")
@@ -226,7 +229,7 @@ def _resume(model, optimiser, state_dir: Path, name: str, settings: TrainSetting
     data = json.loads(meta.read_text(encoding="utf-8"))
     saved = data["settings"]
     mine = dataclasses.asdict(settings)
-    differ = [k for k in mine if k not in ("epochs", "patience", "device", "max_batches")
+    differ = [k for k in mine if k not in ("epochs", "patience", "device", "max_batches", "threads")
               and saved.get(k) != mine[k]]
     if differ:
         raise UserError(f"{state_dir}: holds an unfinished run with other settings "
