@@ -1,4 +1,4 @@
-"""SBD's boundary rule: cut where the action-prediction loss jumps above its running mean, or at events.
+"""SBD's boundary rule: cut where the action-prediction loss jumps, or at events.
 
 Per frame t the action-prediction model scores the action taken,
 l_t = -log p(a_t | frames and actions since the segment began). The rule keeps
@@ -134,7 +134,8 @@ def boundaries_of_losses(losses: Sequence[float], gap: float, min_length: int,
                          event_boundaries: Iterable[int] = (), mode: str = "loss") -> list[int]:
     """The rule on a fixed list of losses (no model): the boundary frames."""
     rule = BoundaryRule(mode=mode, gap=gap, min_length=min_length)
-    return list(find_boundaries(len(losses), FixedLosses(losses), rule, event_boundaries).boundaries)
+    found = find_boundaries(len(losses), FixedLosses(losses), rule, event_boundaries)
+    return list(found.boundaries)
 
 
 # -- events -------------------------------------------------------------------

@@ -39,7 +39,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from mcagent.sbd.train import train_action_model
 
     figures = train_action_model(args.inputs, args.out, _settings(args),
-                                 progress=not args.quiet)
+                                 progress=not args.quiet, fresh=args.fresh)
     print(json.dumps(figures, indent=1))
     return 0
 
@@ -48,7 +48,7 @@ def cmd_train_idm(args: argparse.Namespace) -> int:
     from mcagent.sbd.idm import train_idm
 
     figures = train_idm(args.inputs, args.out, _settings(args, batch_size=64),
-                        progress=not args.quiet)
+                        progress=not args.quiet, fresh=args.fresh)
     print(json.dumps(figures, indent=1))
     return 0
 
@@ -96,6 +96,8 @@ def _training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="seed of the split, the batches and the weights")
     p.add_argument("--max-batches", type=int, help="cap on batches per epoch (quick runs)")
     p.add_argument("--device", help="cpu, cuda, ... (default: a GPU when there is one)")
+    p.add_argument("--fresh", action="store_true",
+                   help="start afresh instead of resuming the run left in --out")
     p.add_argument("--threads", type=int,
                    help="CPU threads for torch (1 keeps a crowded machine responsive)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

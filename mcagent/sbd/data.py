@@ -1,4 +1,4 @@
-"""Recordings as arrays for SBD's models: frames at the model's size, actions as the model's indices."""
+"""Recordings as arrays for SBD's models: frames at the model's size, actions as its indices."""
 
 from __future__ import annotations
 

@@ -63,7 +63,8 @@ def accuracy(model: InverseDynamicsModel, episodes: Sequence[Episode]) -> float:
 
 def train_idm(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
               settings: TrainSettings = TrainSettings(batch_size=64), progress: bool = False,
-              architecture: dict[str, Any] | None = None) -> dict[str, Any]:
+              architecture: dict[str, Any] | None = None,
+              fresh: bool = False) -> dict[str, Any]:
     """Train the IDM on the recordings named by `inputs`; write the best one to `out_dir`."""
     world, action_names, _ = world_actions(inputs)
     config = ModelConfig(kind=IDM, action_names=action_names, world=world, **(architecture or {}))
@@ -80,7 +81,7 @@ def train_idm(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
     state = fit(model, IDM, out_dir, settings,
                 lambda rng: pair_batches(train, settings.batch_size, rng),
                 lambda: pair_batches(val, settings.batch_size, None),
-                idm_loss, notes, progress=progress, batches_per_epoch=per_epoch)
+                idm_loss, notes, progress=progress, batches_per_epoch=per_epoch, fresh=fresh)
     best, _ = load_model(out_dir, IDM)
     acc = accuracy(best, val)
     from mcagent.sbd.model import update_notes

@@ -43,7 +43,7 @@ def default_model_dir() -> Path:
 
 def rule_for(model_dir: str | os.PathLike, mode: str, gap: float | None = None,
              min_length: int | None = None) -> BoundaryRule:
-    """The boundary rule for `mode`: explicit values, else the model's tuned ones, else fallbacks."""
+    """The rule for `mode`: explicit values, else the model's tuned ones, else the fallbacks."""
     if mode not in FALLBACK_PARAMETERS:
         raise UserError(f"unknown mode {mode!r}; the modes are {', '.join(FALLBACK_PARAMETERS)}")
     tuned = dict(FALLBACK_PARAMETERS[mode])

@@ -1,4 +1,4 @@
-"""Train SBD's action-prediction model on recordings: windows of play, NLL of each action, early stopping.
+"""Train SBD's action-prediction model on recordings: windows of play, action NLL, early stopping.
 
 The model sees a window of frames from its start, with empty memory and a start
 token for the previous action, exactly as the segmenter runs it from a segment's
@@ -122,11 +122,12 @@ def fit(model: nn.Module, name: str, out_dir: str | os.PathLike, settings: Train
         val_batches: Callable[[], Iterator[dict]],
         loss_fn: Callable[[nn.Module, dict], tuple[torch.Tensor, int]],
         notes: dict[str, Any], progress: bool = False, batches_per_epoch: int | None = None,
-        ) -> RunState:
+        fresh: bool = False) -> RunState:
     """Train with early stopping on the validation loss, resuming a run left in `out_dir`.
 
     Keeps the best weights at `<out_dir>/<name>.safetensors/.json` and the run's
-    state at `<out_dir>/.train/<name>.*` (removed when the run ends).
+    state at `<out_dir>/.train/<name>.*`, so that a run stopped at any point, or
+    run again with more epochs, goes on from its last epoch. `fresh` forgets it.
     """
     from tqdm import tqdm
 
@@ -138,6 +139,9 @@ def fit(model: nn.Module, name: str, out_dir: str | os.PathLike, settings: Train
     optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr,
                                   weight_decay=settings.weight_decay)
     state_dir = Path(out_dir) / ".train"
+    if fresh:
+        for path in _run_paths(state_dir, name):
+            path.unlink(missing_ok=True)
     state = _resume(model, optimiser, state_dir, name, settings)
 
     def to_device(batch):
@@ -193,7 +197,8 @@ def fit(model: nn.Module, name: str, out_dir: str | os.PathLike, settings: Train
             _save_run(model, optimiser, state, state_dir, name, settings)
     finally:
         bar.close()
-    _finish(state_dir, name, out_dir, state)
+    if state.best_epoch < 0:
+        raise UserError(f"{name}: training ran no epoch; nothing saved in {out_dir}")
     return state
 
 
@@ -229,17 +234,17 @@ def _resume(model, optimiser, state_dir: Path, name: str, settings: TrainSetting
     data = json.loads(meta.read_text(encoding="utf-8"))
     saved = data["settings"]
     mine = dataclasses.asdict(settings)
-    differ = [k for k in mine if k not in ("epochs", "patience", "device", "max_batches", "threads")
-              and saved.get(k) != mine[k]]
+    free = ("epochs", "patience", "device", "max_batches", "threads")
+    differ = [k for k in mine if k not in free and saved.get(k) != mine[k]]
     if differ:
-        raise UserError(f"{state_dir}: holds an unfinished run with other settings "
-                        f"({', '.join(differ)}); delete {state_dir} to start afresh")
+        raise UserError(f"{state_dir}: holds a run with other settings ({', '.join(differ)}); "
+                        f"pass --fresh (or delete {state_dir}) to start afresh")
     tensors = load_file(str(weights))
     try:
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     except RuntimeError:
-        raise UserError(f"{weights}: an unfinished run of another model architecture; delete "
-                        f"{state_dir} to start afresh") from None
+        raise UserError(f"{weights}: a run of another model architecture; pass --fresh "
+                        f"(or delete {state_dir}) to start afresh") from None
     opt_state: dict = {}
     for key, value in tensors.items():
         if key.startswith("optim."):
@@ -249,15 +254,6 @@ def _resume(model, optimiser, state_dir: Path, name: str, settings: TrainSetting
     state = RunState(**data["state"])
     log.info("resuming %s after epoch %d (best val %.4f)", name, state.epoch, state.best_val)
     return state
-
-
-def _finish(state_dir: Path, name: str, out_dir, state: RunState) -> None:
-    if state.best_epoch < 0:
-        raise UserError(f"{name}: training ran no epoch; nothing saved in {out_dir}")
-    for path in _run_paths(state_dir, name):
-        path.unlink(missing_ok=True)
-    if state_dir.is_dir() and not any(state_dir.iterdir()):
-        state_dir.rmdir()
 
 
 # -- the action model -----------------------------------------------------------
@@ -271,7 +267,8 @@ def unigram_loss(train: Sequence[Episode], val: Sequence[Episode], n_actions: in
 
 def train_action_model(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
                        settings: TrainSettings = TrainSettings(), progress: bool = False,
-                       architecture: dict[str, Any] | None = None) -> dict[str, Any]:
+                       architecture: dict[str, Any] | None = None,
+                       fresh: bool = False) -> dict[str, Any]:
     """Train on the recordings named by `inputs`; write the best model to `out_dir`.
 
     Returns the figures of the run (losses, time, size).
@@ -293,7 +290,7 @@ def train_action_model(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pa
     state = fit(model, ACTION_MODEL, out_dir, settings,
                 lambda rng: window_batches(train, settings, n, rng),
                 lambda: window_batches(val, settings, n, None),
-                action_loss, notes, progress=progress, batches_per_epoch=per_epoch)
+                action_loss, notes, progress=progress, batches_per_epoch=per_epoch, fresh=fresh)
     return {"val_loss": state.best_val, "best_epoch": state.best_epoch, "epochs": state.epoch,
             "seconds": state.seconds, "parameters": count_parameters(model),
             "unigram_val_loss": notes["unigram_val_loss"], "train_frames": frames,
