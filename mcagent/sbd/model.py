@@ -172,11 +172,10 @@ def read_config(directory: str | os.PathLike, name: str) -> tuple[ModelConfig, d
         raise UserError(f"{missing}: missing; no trained {name} in {Path(directory)}. Train one "
                         f"with `mcagent sbd {'train' if name == ACTION_MODEL else 'train-idm'} "
                         f"RECORDINGS --out {Path(directory)}` or pass --model DIR")
-    try:
-        data = json.loads(config_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise UserError(f"{config_path}: not valid JSON: {err}") from None
-    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+    from mcagent.recordings.format import read_json_object
+
+    data = read_json_object(config_path)
+    if data.get("format") != CHECKPOINT_FORMAT:
         raise UserError(f"{config_path}: not an {CHECKPOINT_FORMAT} model config")
     try:
         config = ModelConfig.from_json(data["model"])

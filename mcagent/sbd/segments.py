@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mcagent.errors import UserError
+from mcagent.recordings.format import read_json_object
 
 FORMAT = "mcagent-segments/1"
 SUFFIX = ".segments.json"
@@ -101,14 +102,7 @@ def write_segmentation(seg: Segmentation, out_dir: str | os.PathLike) -> Path:
 def read_segmentation(path: str | os.PathLike) -> Segmentation:
     """Read and validate a `.segments.json`; `UserError` names the file and the fault."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: missing")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise UserError(f"{path}: not valid JSON: {err}") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: must hold one JSON object")
+    data = read_json_object(path)
     if data.get("format") != FORMAT:
         raise UserError(f"{path}: format {data.get('format')!r} is not {FORMAT!r}")
     missing = [k for k in ("video", "method", "frames", "segments") if k not in data]

@@ -22,7 +22,7 @@ from mcagent.sbd.evaluate import TOLERANCE, Score, score
 from mcagent.sbd.model import ACTION_MODEL, load_model, update_notes
 from mcagent.sbd.segment import ModelScorer
 
-GAPS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0)
+GAPS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0)
 MIN_LENGTHS = (1, 2, 4, 6, 8, 12, 16, 24)
 
 
@@ -36,7 +36,7 @@ def tune(inputs: Sequence[str | os.PathLike], model_dir: str | os.PathLike,
     for mode in modes:
         if mode not in MODES:
             raise UserError(f"unknown mode {mode!r}; the modes are {', '.join(MODES)}")
-    model, _ = load_model(model_dir, ACTION_MODEL)
+    model, notes = load_model(model_dir, ACTION_MODEL)
     episodes = load_episodes(inputs, model.config.action_names, model.config.frame_size,
                              progress=progress)
     truths = []
@@ -59,8 +59,11 @@ def tune(inputs: Sequence[str | os.PathLike], model_dir: str | os.PathLike,
         best = results.get(mode)
         if best is None or total.f1 > best["f1"]:
             results[mode] = {"gap": gap, "min_length": min_length, **total.figures()}
-    tuned = {"boundary": {mode: {"gap": r["gap"], "min_length": r["min_length"]}
-                          for mode, r in results.items()},
+    # Modes not tuned this time keep the values tuned before.
+    boundary = {**notes.get("boundary", {}),
+                **{mode: {"gap": r["gap"], "min_length": r["min_length"]}
+                   for mode, r in results.items()}}
+    tuned = {"boundary": boundary,
              "boundary_tuning": {"recordings": [e.name for e in episodes],
                                  "tolerance": tolerance, "best": results}}
     if save:
