@@ -7,7 +7,12 @@ gap and minimum length, and scores them against the skill labels (tolerance 3
 frames, one-to-one). Prints the figures with the model's size and training
 time, and appends them to `benchmarks/sbd.history.jsonl`.
 
-    python benchmarks/sbd.py TRUTH [TRUTH...] [--model checkpoints/sbd] [--workers 2]
+With --idm it also treats each held-out mp4 as a plain video: the inverse
+dynamics model labels its actions (their accuracy against the true actions is
+reported), and the labelled recording is segmented in the loss mode, as a
+video from elsewhere would be.
+
+    python benchmarks/sbd.py TRUTH [TRUTH...] [--model checkpoints/sbd] [--workers 2] [--idm]
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from mcagent.recordings.format import read_recording
 from mcagent.sbd.boundary import MODES
+from mcagent.sbd.data import find_recordings
 from mcagent.sbd.evaluate import evaluate_many, format_table
 from mcagent.sbd.model import ACTION_MODEL, IDM, checkpoint_paths, read_config
 from mcagent.sbd.segment import default_model_dir, rule_for, segment_many
@@ -44,12 +51,32 @@ def model_figures(model_dir: Path) -> dict:
     return out
 
 
+def idm_run(truth, model_dir: Path, tmp: Path, workers: int) -> tuple[dict, Path]:
+    """Label each truth mp4 with the IDM (same stem, another folder), segment in the loss mode."""
+    from mcagent.sbd.idm import label_video
+
+    labelled = tmp / "idm_labelled"
+    right = total = 0
+    started = time.perf_counter()
+    for stem in find_recordings(truth):
+        rec = read_recording(stem)
+        guess = read_recording(label_video(rec.mp4_path, labelled / rec.name, model_dir))
+        right += sum(a == b for a, b in zip(rec.actions, guess.actions))
+        total += len(rec)
+    seconds = round(time.perf_counter() - started, 1)
+    out = tmp / "idm_loss"
+    segment_many([labelled], out, model_dir=model_dir, mode="loss", workers=workers)
+    return {"action_accuracy": round(right / total, 4), "label_seconds": seconds}, out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("truth", nargs="+", help="skill-labelled recordings or folders of them")
     parser.add_argument("--model", default=None, help="model folder (default checkpoints/sbd)")
     parser.add_argument("--workers", type=int, default=1, help="Ray tasks at once (default 1)")
     parser.add_argument("--label", default="", help="a note stored with the figures")
+    parser.add_argument("--idm", action="store_true",
+                        help="also segment the mp4s with actions from the inverse dynamics model")
     args = parser.parse_args()
     model_dir = Path(args.model) if args.model else default_model_dir()
 
@@ -63,6 +90,10 @@ def main() -> None:
             rule = rule_for(model_dir, mode)
             rules[mode] = {"gap": rule.gap, "min_length": rule.min_length}
             preds.append(out)
+        idm = None
+        if args.idm:
+            idm, pred = idm_run(args.truth, model_dir, Path(tmp), args.workers)
+            preds.append(pred)
         result = evaluate_many(args.truth, preds)
 
     models = model_figures(model_dir)
@@ -79,11 +110,16 @@ def main() -> None:
               f"{f['train_seconds']} s ({f['epoch']} epochs, {f['train_recordings']} "
               f"recordings), val loss {f['val_loss']:.3f}{extra}")
 
+    if idm:
+        print(f"idm labels of the held-out videos: action accuracy {idm['action_accuracy']:.3f} "
+              f"({idm['label_seconds']} s); their segmentation is the row "
+              f"'sbd-loss (idm_loss)'")
+
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True, cwd=Path(__file__).parent).stdout.strip()
     record = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "commit": commit,
               "label": args.label, "truth": [str(t) for t in args.truth], "rules": rules,
-              "segmentation_seconds": timings, "models": models, **result}
+              "segmentation_seconds": timings, "models": models, "idm": idm, **result}
     with open(HISTORY, "a", encoding="utf-8") as f:
         f.write(json.dumps(record) + "\n")
 

@@ -37,7 +37,7 @@ class BoundaryRule:
 
     mode: str = "loss+info"
     gap: float = 2.0        # nats above the segment's running mean that make a boundary
-    min_length: int = 8     # frames a segment must have before any boundary may end it
+    min_length: int = 1     # frames a segment must have before any boundary may end it
 
     def __post_init__(self):
         if self.mode not in MODES:
