@@ -201,3 +201,20 @@ def test_evaluation_needs_skill_labels(tmp_path):
     record_episodes("random", episodes=1, out_dir=tmp_path, seed=0, max_steps=10)
     with pytest.raises(UserError, match="no skill labels"):
         evaluate([tmp_path], None)
+
+
+def test_a_missing_prediction_is_named(recordings, tmp_path):
+    with pytest.raises(UserError, match="crafter-expert-s0.segments.json: missing"):
+        evaluate([recordings], tmp_path)
+
+
+def test_the_shipped_models_fit_crafter():
+    import mcagent.worlds as worlds
+
+    env = worlds.make("crafter")
+    for name in (ACTION_MODEL, IDM):
+        model, notes = load_model(ROOT / "checkpoints" / "sbd", name)
+        assert model.config.action_names == tuple(env.action_names)
+        assert checkpoint_paths(ROOT / "checkpoints" / "sbd", name)[0].stat().st_size < 4e6
+    _, notes = load_model(ROOT / "checkpoints" / "sbd", ACTION_MODEL)
+    assert set(notes["boundary"]) == {"loss", "info", "loss+info"}
