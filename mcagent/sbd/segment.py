@@ -171,8 +171,10 @@ def segment_many(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
     if rule.uses_loss or plot:
         read_config(model_dir, ACTION_MODEL)  # fail here, not in every task
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    jobs = [SegmentJob(str(stem), str(out_dir), str(model_dir), rule.mode, rule.gap,
-                       rule.min_length, plot) for stem in stems]
+    # Absolute paths: a Ray worker may run in another folder.
+    jobs = [SegmentJob(str(stem.resolve()), str(Path(out_dir).resolve()),
+                       str(model_dir.resolve()), rule.mode, rule.gap, rule.min_length, plot)
+            for stem in stems]
 
     from tqdm import tqdm
 
