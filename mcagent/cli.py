@@ -76,15 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_tasks)
 
     from mcagent.graph.cli import add_parser as add_graph_parser
+    from mcagent.planner.cli import add_parser as add_plan_parser
+    from mcagent.sbd.cli import add_parser as add_sbd_parser
 
     add_graph_parser(sub)
-    from mcagent.planner.cli import add_parser as add_plan_parser
-
     add_plan_parser(sub)
+    add_sbd_parser(sub)
 
-    for name, text in (("segment", "cut recordings into skills with SBD"),
-                       ("sbd", "train and evaluate the SBD models"),
-                       ("train", "train skill policies (BC, PPO)"),
+    for name, text in (("train", "train skill policies (BC, PPO)"),
                        ("skills", "measure skill success rates and costs"),
                        ("eval", "evaluate agents on task suites and write reports")):
         p = sub.add_parser(name, help=f"{text} (not yet available)")

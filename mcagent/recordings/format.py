@@ -334,16 +334,22 @@ def scan_recordings(folder: str | os.PathLike, *, check_video: bool = True) -> l
     return [read_recording(p, check_video=check_video) for p in metas]
 
 
-def _read_meta(path: Path) -> RecordingMeta:
+def read_json_object(path: Path, missing_hint: str = "") -> dict[str, Any]:
+    """The JSON object in `path`; `UserError` for a missing file, bad JSON or another value."""
     if not path.is_file():
-        raise UserError(f"{path}: missing; a recording is <stem>.mp4 + <stem>.jsonl + "
-                        f"<stem>.meta.json")
+        raise UserError(f"{path}: missing{missing_hint}")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise UserError(f"{path}: not valid JSON: {err}") from None
     if not isinstance(data, dict):
         raise UserError(f"{path}: must hold one JSON object")
+    return data
+
+
+def _read_meta(path: Path) -> RecordingMeta:
+    data = read_json_object(
+        path, "; a recording is <stem>.mp4 + <stem>.jsonl + <stem>.meta.json")
     fmt = data.get("format")
     if fmt != FORMAT:
         raise UserError(f"{path}: format {fmt!r} is not {FORMAT!r}, the one this mcagent reads")

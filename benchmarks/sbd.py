@@ -1,0 +1,128 @@
+"""Benchmark SBD: boundary P/R/F1 of the three modes and the baselines on held-out recordings.
+
+Segments every recording of TRUTH (skill-labelled recordings the model never
+saw, e.g. `mcagent record --player expert --seed 100 --episodes 8 --out
+held_out`) with the model in --model in each mode, with the model's tuned
+gap and minimum length, and scores them against the skill labels (tolerance 3
+frames, one-to-one). Prints the figures with the model's size and training
+time, and appends them to `benchmarks/sbd.history.jsonl`.
+
+With --idm it also treats each held-out mp4 as a plain video: the inverse
+dynamics model labels its actions (their accuracy against the true actions is
+reported), and the labelled recording is segmented in the loss mode, as a
+video from elsewhere would be.
+
+    python benchmarks/sbd.py TRUTH [TRUTH...] [--model checkpoints/sbd] [--workers 2] [--idm]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from mcagent.recordings.format import read_recording
+from mcagent.sbd.boundary import MODES
+from mcagent.sbd.data import find_recordings
+from mcagent.sbd.evaluate import evaluate_many, format_table
+from mcagent.sbd.model import ACTION_MODEL, IDM, checkpoint_paths, read_config
+from mcagent.sbd.segment import default_model_dir, rule_for, segment_many
+
+HISTORY = Path(__file__).with_name("sbd.history.jsonl")
+
+
+def model_figures(model_dir: Path) -> dict:
+    out = {}
+    for name in (ACTION_MODEL, IDM):
+        weights, _ = checkpoint_paths(model_dir, name)
+        if not weights.is_file():
+            continue
+        _, notes = read_config(model_dir, name)
+        out[name] = {"bytes": weights.stat().st_size, "parameters": notes.get("parameters"),
+                     "train_seconds": notes.get("train_seconds"), "epoch": notes.get("epoch"),
+                     "val_loss": notes.get("val_loss"),
+                     "unigram_val_loss": notes.get("unigram_val_loss"),
+                     "val_accuracy": notes.get("val_accuracy"),
+                     "train_recordings": len(notes.get("train_recordings", []))}
+    return out
+
+
+def idm_run(truth, model_dir: Path, tmp: Path, workers: int) -> tuple[dict, Path]:
+    """Label each truth mp4 with the IDM (same stem, another folder), segment in the loss mode."""
+    from mcagent.sbd.idm import label_video
+
+    labelled = tmp / "idm_labelled"
+    right = total = 0
+    started = time.perf_counter()
+    for stem in find_recordings(truth):
+        rec = read_recording(stem)
+        guess = read_recording(label_video(rec.mp4_path, labelled / rec.name, model_dir))
+        right += sum(a == b for a, b in zip(rec.actions, guess.actions))
+        total += len(rec)
+    seconds = round(time.perf_counter() - started, 1)
+    out = tmp / "idm_loss"
+    segment_many([labelled], out, model_dir=model_dir, mode="loss", workers=workers)
+    return {"action_accuracy": round(right / total, 4), "label_seconds": seconds}, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("truth", nargs="+", help="skill-labelled recordings or folders of them")
+    parser.add_argument("--model", default=None, help="model folder (default checkpoints/sbd)")
+    parser.add_argument("--workers", type=int, default=1, help="Ray tasks at once (default 1)")
+    parser.add_argument("--label", default="", help="a note stored with the figures")
+    parser.add_argument("--idm", action="store_true",
+                        help="also segment the mp4s with actions from the inverse dynamics model")
+    args = parser.parse_args()
+    model_dir = Path(args.model) if args.model else default_model_dir()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        preds, timings, rules = [], {}, {}
+        for mode in MODES:
+            out = Path(tmp) / mode.replace("+", "_")
+            started = time.perf_counter()
+            segment_many(args.truth, out, model_dir=model_dir, mode=mode, workers=args.workers)
+            timings[mode] = round(time.perf_counter() - started, 1)
+            rule = rule_for(model_dir, mode)
+            rules[mode] = {"gap": rule.gap, "min_length": rule.min_length}
+            preds.append(out)
+        idm = None
+        if args.idm:
+            idm, pred = idm_run(args.truth, model_dir, Path(tmp), args.workers)
+            preds.append(pred)
+        result = evaluate_many(args.truth, preds)
+
+    models = model_figures(model_dir)
+    print(format_table(result))
+    print()
+    for mode in MODES:
+        print(f"sbd-{mode:10s} gap {rules[mode]['gap']:<4g} min_length "
+              f"{rules[mode]['min_length']:<3d} segmentation {timings[mode]} s")
+    for name, f in models.items():
+        extra = (f", val accuracy {f['val_accuracy']:.3f}" if f.get("val_accuracy") is not None
+                 else f", unigram {f['unigram_val_loss']:.3f}" if f.get("unigram_val_loss")
+                 else "")
+        print(f"{name}: {f['parameters']} parameters, {f['bytes'] / 1e6:.2f} MB, trained "
+              f"{f['train_seconds']} s ({f['epoch']} epochs, {f['train_recordings']} "
+              f"recordings), val loss {f['val_loss']:.3f}{extra}")
+
+    if idm:
+        print(f"idm labels of the held-out videos: action accuracy {idm['action_accuracy']:.3f} "
+              f"({idm['label_seconds']} s); their segmentation is the row "
+              f"'sbd-loss (idm_loss)'")
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=Path(__file__).parent).stdout.strip()
+    record = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "commit": commit,
+              "label": args.label, "truth": [str(t) for t in args.truth], "rules": rules,
+              "segmentation_seconds": timings, "models": models, "idm": idm, **result}
+    with open(HISTORY, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""SBD's boundary rule: cut where the action-prediction loss jumps, or at events.
+
+Per frame t the action-prediction model scores the action taken,
+l_t = -log p(a_t | frames and actions since the segment began). The rule keeps
+the losses of the current segment; a boundary falls at t (frame t starts a new
+segment) when
+
+    l_t - mean(losses of the segment, l_t included) > gap
+    and t - start >= min_length          (start: first frame of the segment)
+
+At a boundary the model's memory is reset and frame t is scored again from the
+empty history; that loss opens the new segment's list. Events (what an action
+caused in the game) force a boundary after the frame that caused them, subject
+to the same minimum length. Three modes: `loss` (the loss rule alone), `info`
+(events alone) and `loss+info` (both).
+
+The rule is written against a `Scorer` (reset, then score frame t), so that the
+same code cuts a hand-made list of losses and a recording scored by a model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+import numpy as np
+
+MODES = ("loss", "info", "loss+info")
+# Events that happen *to* the player rather than mark the end of what it was doing.
+IGNORED_EVENT_PREFIXES = ("hurt", "death")
+
+
+@dataclasses.dataclass(frozen=True)
+class BoundaryRule:
+    """The parameters of the rule."""
+
+    mode: str = "loss+info"
+    gap: float = 2.0        # nats above the segment's running mean that make a boundary
+    min_length: int = 1     # frames a segment must have before any boundary may end it
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if not self.gap >= 0:
+            raise ValueError(f"gap must be a non-negative number of nats, not {self.gap}")
+        if not (isinstance(self.min_length, (int, np.integer)) and self.min_length >= 1):
+            raise ValueError(f"min_length must be a whole number of frames >= 1, "
+                             f"not {self.min_length!r}")
+
+    @property
+    def uses_loss(self) -> bool:
+        return self.mode in ("loss", "loss+info")
+
+    @property
+    def uses_events(self) -> bool:
+        return self.mode in ("info", "loss+info")
+
+
+class Scorer(Protocol):
+    """Scores frames one by one with a memory that `reset` empties."""
+
+    def reset(self) -> None: ...
+
+    def score(self, t: int) -> float:
+        """The loss of frame t given the frames scored since the last reset."""
+
+
+@dataclasses.dataclass(frozen=True)
+class BoundaryResult:
+    """What the rule found in one sequence of n frames."""
+
+    boundaries: tuple[int, ...]   # first frames of every segment but the first, ascending
+    losses: np.ndarray            # (n,) the loss of each frame as the rule saw it
+    running_mean: np.ndarray      # (n,) the segment's mean loss up to and including each frame
+    event_boundaries: tuple[int, ...]  # the boundaries the events asked for (before min_length)
+
+
+class FixedLosses:
+    """A `Scorer` over precomputed losses: memory resets change nothing."""
+
+    def __init__(self, losses: Sequence[float]):
+        self.losses = np.asarray(losses, np.float64)
+
+    def reset(self) -> None:
+        pass
+
+    def score(self, t: int) -> float:
+        return float(self.losses[t])
+
+
+def find_boundaries(n: int, scorer: Scorer | None, rule: BoundaryRule,
+                    event_boundaries: Iterable[int] = ()) -> BoundaryResult:
+    """Run the rule over frames 0..n-1.
+
+    `event_boundaries` are frames that start a new segment because of events
+    (see `event_boundaries`); they are used in the `info` and `loss+info`
+    modes. `scorer` may be None in `info` mode (the losses are then NaN).
+    """
+    if scorer is None and rule.uses_loss:
+        raise ValueError(f"mode {rule.mode!r} needs a scorer")
+    forced = sorted({int(b) for b in event_boundaries if 0 < b < n})
+    forced_set = set(forced) if rule.uses_events else set()
+    losses = np.full(n, np.nan)
+    means = np.full(n, np.nan)
+    boundaries: list[int] = []
+    start = 0
+    total, count = 0.0, 0
+    if scorer is not None:
+        scorer.reset()
+    for t in range(n):
+        if t in forced_set and t - start >= rule.min_length:
+            boundaries.append(t)
+            start, total, count = t, 0.0, 0
+            if scorer is not None:
+                scorer.reset()
+        if scorer is None:
+            continue
+        loss = scorer.score(t)
+        total, count = total + loss, count + 1
+        if (rule.uses_loss and t - start >= rule.min_length
+                and loss - total / count > rule.gap):
+            boundaries.append(t)
+            start = t
+            scorer.reset()
+            loss = scorer.score(t)
+            total, count = loss, 1
+        losses[t] = loss
+        means[t] = total / count
+    return BoundaryResult(tuple(boundaries), losses, means, tuple(forced))
+
+
+def boundaries_of_losses(losses: Sequence[float], gap: float, min_length: int,
+                         event_boundaries: Iterable[int] = (), mode: str = "loss") -> list[int]:
+    """The rule on a fixed list of losses (no model): the boundary frames."""
+    rule = BoundaryRule(mode=mode, gap=gap, min_length=min_length)
+    found = find_boundaries(len(losses), FixedLosses(losses), rule, event_boundaries)
+    return list(found.boundaries)
+
+
+# -- events -------------------------------------------------------------------
+
+def skill_events(events: Iterable[str] | None) -> frozenset[str]:
+    """The events of one frame that can end a skill (damage and death cannot)."""
+    return frozenset(e for e in events or ()
+                     if not e.split(":", 1)[0] in IGNORED_EVENT_PREFIXES)
+
+
+def event_boundaries(frame_events: Sequence[Iterable[str] | None]) -> list[int]:
+    """Boundaries from a recording's events: after the last frame of each run of like events.
+
+    A frame whose action caused events ends a skill, so the next frame starts
+    a new segment. A skill that repeats (several `collect_wood` while
+    gathering) shows the same events again and again; such a run is one skill,
+    so only its last frame ends a segment. Runs are broken by frames with
+    different events, not by the eventless frames between them.
+    """
+    kinds = [skill_events(events) for events in frame_events]
+    marked = [t for t, kind in enumerate(kinds) if kind]
+    out = []
+    for i, t in enumerate(marked):
+        last_of_run = i + 1 == len(marked) or kinds[marked[i + 1]] != kinds[t]
+        if last_of_run and t + 1 < len(kinds):
+            out.append(t + 1)
+    return out
+
+
+def name_segment(frame_events: Sequence[Iterable[str] | None]) -> str | None:
+    """The skill a segment's events show: its most frequent event, preferring achievements.
+
+    An achievement-like event (a plain name such as `collect_wood`) names the
+    skill better than the item changes beside it (`obtain:wood`); among equally
+    frequent names the latest wins, as the event that ends a segment is the
+    one it was for. None when the segment shows no events.
+    """
+    counts: dict[str, int] = {}
+    last: dict[str, int] = {}
+    for t, events in enumerate(frame_events):
+        for e in skill_events(events):
+            counts[e] = counts.get(e, 0) + 1
+            last[e] = t
+    if not counts:
+        return None
+    plain = [e for e in counts if ":" not in e]
+    pool = plain or list(counts)
+    return max(pool, key=lambda e: (counts[e], last[e]))

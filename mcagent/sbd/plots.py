@@ -1,0 +1,55 @@
+"""A picture of the boundary rule on one recording: loss, running mean, boundaries, events."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from mcagent.sbd.boundary import BoundaryResult, BoundaryRule, skill_events
+from mcagent.sbd.data import Episode
+
+
+def plot_trace(episode: Episode, trace: BoundaryResult, rule: BoundaryRule,
+               path: str | os.PathLike) -> Path:
+    """Write a PNG: per-frame loss and the segment's running mean, the boundaries found
+    (solid), the frames with events (dots), and the true skill changes when the
+    recording has skill labels (ticks at the top)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    n = len(episode)
+    t = np.arange(n)
+    width = min(40.0, max(8.0, n / 60))
+    fig, ax = plt.subplots(figsize=(width, 3.6), dpi=100)
+    if not np.all(np.isnan(trace.losses)):
+        ax.plot(t, trace.losses, lw=0.7, color="tab:blue", label="loss  -log p(a_t | history)")
+        ax.plot(t, trace.running_mean, lw=1.0, color="tab:orange", label="segment's running mean")
+        top = float(np.nanmax(trace.losses))
+    else:
+        top = 1.0
+    for i, b in enumerate(trace.boundaries):
+        ax.axvline(b, color="tab:red", lw=0.9, label="boundary" if i == 0 else None)
+    event_frames = [i for i, e in enumerate(episode.events) if skill_events(e)]
+    if event_frames:
+        ax.plot(event_frames, np.full(len(event_frames), -0.05 * top), "o", ms=2.5,
+                color="tab:green", label="event")
+    if any(s is not None for s in episode.skills):
+        changes = [i for i in range(1, n) if episode.skills[i] != episode.skills[i - 1]]
+        ax.plot(changes, np.full(len(changes), 1.05 * top), "v", ms=3, color="black",
+                label="true skill change")
+    ax.set_xlim(0, max(n - 1, 1))
+    ax.set_xlabel("frame")
+    ax.set_ylabel("nats")
+    ax.set_title(f"{episode.name}: sbd-{rule.mode}, gap {rule.gap:g}, "
+                 f"min length {rule.min_length}, {len(trace.boundaries)} boundaries")
+    ax.legend(loc="upper right", fontsize=7, ncol=3)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

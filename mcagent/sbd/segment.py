@@ -1,0 +1,228 @@
+"""Cut recordings into skills: score each action with the action model, apply the boundary rule.
+
+`segment_recording` does one recording in this process; `segment_many` does a
+list of them, in this process or spread over Ray tasks, writing each
+`<stem>.segments.json` (and optionally a plot) as soon as it is done.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from mcagent.errors import UserError
+from mcagent.sbd.boundary import (BoundaryResult, BoundaryRule, event_boundaries, find_boundaries,
+                                  name_segment)
+from mcagent.sbd.data import Episode, find_recordings, load_episode
+from mcagent.sbd.model import ACTION_MODEL, ActionModel, load_model, read_config
+from mcagent.sbd.segments import Segmentation, write_segmentation
+
+log = logging.getLogger(__name__)
+
+# Used when a model's notes carry no tuned values (see `mcagent sbd tune`): the values
+# tuned for the shipped Crafter model on six expert recordings (seeds 50-55).
+FALLBACK_PARAMETERS = {"loss": {"gap": 0.5, "min_length": 2},
+                       "info": {"gap": 0.0, "min_length": 1},
+                       "loss+info": {"gap": 2.0, "min_length": 1}}
+
+
+def default_model_dir() -> Path:
+    """`checkpoints/sbd` in the working folder if there is one, else the one beside the package."""
+    here = Path("checkpoints") / "sbd"
+    if here.is_dir():
+        return here
+    return Path(__file__).resolve().parents[2] / "checkpoints" / "sbd"
+
+
+def rule_for(model_dir: str | os.PathLike, mode: str, gap: float | None = None,
+             min_length: int | None = None) -> BoundaryRule:
+    """The rule for `mode`: explicit values, else the model's tuned ones, else the fallbacks."""
+    if mode not in FALLBACK_PARAMETERS:
+        raise UserError(f"unknown mode {mode!r}; the modes are {', '.join(FALLBACK_PARAMETERS)}")
+    tuned = dict(FALLBACK_PARAMETERS[mode])
+    # The info mode needs no model; it takes the model's tuned values only when there is one.
+    if mode != "info" or (Path(model_dir) / f"{ACTION_MODEL}.json").is_file():
+        _, notes = read_config(model_dir, ACTION_MODEL)
+        tuned.update(notes.get("boundary", {}).get(mode, {}))
+    try:
+        return BoundaryRule(mode, tuned["gap"] if gap is None else gap,
+                            tuned["min_length"] if min_length is None else min_length)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+
+
+class ModelScorer:
+    """Scores a recording's actions with the action model, one frame at a time.
+
+    Frames are encoded all at once (the encoder has no memory); the GRU then
+    steps through them, and `reset` empties its state and the previous action.
+    """
+
+    def __init__(self, model: ActionModel, episode: Episode):
+        self.model = model
+        self.actions = episode.actions
+        with torch.no_grad():
+            frames = torch.from_numpy(np.ascontiguousarray(episode.frames))
+            device = next(model.parameters()).device
+            self.features = torch.cat([model.encoder(chunk.to(device))
+                                       for chunk in frames.split(256)])
+        self.reset()
+
+    def reset(self) -> None:
+        self.state = None
+        self.prev = self.model.n_actions
+
+    def score(self, t: int) -> float:
+        with torch.no_grad():
+            prev = torch.tensor([[self.prev]], device=self.features.device)
+            logits, self.state = self.model.step_features(self.features[t][None, None], prev,
+                                                          self.state)
+            loss = -F.log_softmax(logits[0, 0], -1)[int(self.actions[t])]
+        self.prev = int(self.actions[t])
+        return float(loss)
+
+
+def segment_episode(episode: Episode, model: ActionModel | None, rule: BoundaryRule
+                    ) -> tuple[Segmentation, BoundaryResult]:
+    """The segmentation of one decoded recording, and the rule's trace (for plots)."""
+    events = event_boundaries(episode.events)
+    scorer = ModelScorer(model, episode) if model is not None else None
+    result = find_boundaries(len(episode), scorer, rule, events)
+    starts = [0, *result.boundaries]
+    ends = [*result.boundaries, len(episode)]
+    names = [name_segment(episode.events[s:e]) for s, e in zip(starts, ends)]
+    seg = Segmentation.from_boundaries(episode.name, f"sbd-{rule.mode}", len(episode),
+                                       result.boundaries, names)
+    return seg, result
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmentJob:
+    """Everything one worker needs for one recording (plain data, so Ray can ship it)."""
+
+    recording: str
+    out_dir: str
+    model_dir: str
+    mode: str
+    gap: float
+    min_length: int
+    plot: bool = False
+
+
+def run_job(job: SegmentJob) -> dict[str, Any]:
+    """Segment one recording and write its files. Returns a summary, or the error for the user."""
+    try:
+        return _run_job(job)
+    except UserError as err:
+        return {"recording": job.recording, "error": str(err)}
+
+
+def _ray_task(job: SegmentJob) -> dict[str, Any]:
+    torch.set_num_threads(1)  # one CPU per task, as declared
+    return run_job(job)
+
+
+def _run_job(job: SegmentJob) -> dict[str, Any]:
+    rule = BoundaryRule(job.mode, job.gap, job.min_length)
+    model = None
+    if rule.uses_loss or job.plot:
+        model, _ = load_model(job.model_dir, ACTION_MODEL)
+        episode = load_episode(job.recording, model.config.action_names, model.config.frame_size)
+    else:
+        from mcagent.recordings.format import read_recording
+        rec = read_recording(job.recording)
+        episode = Episode(rec.name, np.zeros((len(rec), 1, 1, 3), np.uint8),
+                          np.zeros(len(rec), np.int64), tuple(s.events for s in rec.steps),
+                          tuple(s.skill for s in rec.steps))
+    seg, trace = segment_episode(episode, model, rule)
+    path = write_segmentation(seg, job.out_dir)
+    summary = {"recording": job.recording, "segments_file": str(path), "frames": seg.frames,
+               "segments": len(seg.segments)}
+    if job.plot:
+        from mcagent.sbd.plots import plot_trace
+
+        summary["plot"] = str(plot_trace(episode, trace, rule,
+                                         Path(job.out_dir) / f"{episode.name}.sbd.png"))
+    return summary
+
+
+def segment_many(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *,
+                 model_dir: str | os.PathLike | None = None, mode: str = "loss+info",
+                 gap: float | None = None, min_length: int | None = None, plot: bool = False,
+                 workers: int = 1, address: str | None = None, progress: bool = False,
+                 ray_module=None) -> list[dict[str, Any]]:
+    """Segment every recording named by `inputs` (files or folders) into `out_dir`.
+
+    With `workers` > 1 or an `address`, each recording is a Ray task (one CPU)
+    on the cluster at `address` (None: a local one, or the one this process is
+    already connected to). Results are written by the tasks as they finish.
+    """
+    stems = find_recordings(inputs)
+    model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
+    rule = rule_for(model_dir, mode, gap, min_length)
+    if rule.uses_loss or plot:
+        read_config(model_dir, ACTION_MODEL)  # fail here, not in every task
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    # Absolute paths: a Ray worker may run in another folder.
+    jobs = [SegmentJob(str(stem.resolve()), str(Path(out_dir).resolve()),
+                       str(model_dir.resolve()), rule.mode, rule.gap, rule.min_length, plot)
+            for stem in stems]
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(jobs), desc="segment", unit="rec", disable=not progress,
+               dynamic_ncols=True)
+    results: list[dict[str, Any]] = []
+    try:
+        if workers <= 1 and address is None:
+            for job in jobs:
+                results.append(run_job(job))
+                bar.update(1)
+        else:
+            results = _run_on_ray(jobs, workers, address, bar, ray_module)
+    finally:
+        bar.close()
+    errors = [r["error"] for r in results if "error" in r]
+    if errors:
+        done = len(results) - len(errors)
+        raise UserError(f"{len(errors)} of {len(results)} recordings failed ({done} written to "
+                        f"{out_dir}):\n  " + "\n  ".join(errors))
+    return results
+
+
+def _run_on_ray(jobs: list[SegmentJob], workers: int, address: str | None, bar,
+                ray_module=None) -> list[dict[str, Any]]:
+    if ray_module is None:
+        import ray as ray_module
+    ray = ray_module
+    started_here = False
+    if not ray.is_initialized():
+        kwargs: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
+        ray.init(log_to_driver=False, **kwargs)
+        started_here = True
+    try:
+        remote = ray.remote(num_cpus=1, max_retries=2)(_ray_task)
+        # At most `workers` tasks in flight, so `--workers` bounds the use of a shared cluster.
+        pending, results, queue = {}, [], list(jobs)
+        limit = max(1, workers)
+        while queue or pending:
+            while queue and len(pending) < limit:
+                job = queue.pop(0)
+                pending[remote.remote(job)] = job
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                pending.pop(ref)
+                results.append(ray.get(ref))
+                bar.update(1)
+        return sorted(results, key=lambda r: r["recording"])
+    finally:
+        if started_here:
+            ray.shutdown()

@@ -1,0 +1,71 @@
+"""Tune the boundary rule's gap and minimum length per mode on labelled recordings.
+
+A grid search: every (gap, min_length) pair is run over the recordings and
+scored against their skill labels (F1 at the evaluation's tolerance); the best
+pair per mode is stored in the action model's notes, where `segment` takes
+its defaults from. Tune on recordings kept out of both training and the final
+evaluation.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mcagent.errors import UserError
+from mcagent.sbd.boundary import MODES, BoundaryRule, event_boundaries, find_boundaries
+from mcagent.sbd.data import load_episodes
+from mcagent.sbd.evaluate import TOLERANCE, Score, score
+from mcagent.sbd.model import ACTION_MODEL, load_model, update_notes
+from mcagent.sbd.segment import ModelScorer
+
+GAPS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0)
+MIN_LENGTHS = (1, 2, 4, 6, 8, 12, 16, 24)
+
+
+def tune(inputs: Sequence[str | os.PathLike], model_dir: str | os.PathLike,
+         modes: Sequence[str] = MODES, gaps: Sequence[float] = GAPS,
+         min_lengths: Sequence[int] = MIN_LENGTHS, tolerance: int = TOLERANCE,
+         save: bool = True, progress: bool = False) -> dict[str, Any]:
+    """The best (gap, min_length) per mode and its F1; stored in the model's notes if `save`."""
+    from tqdm import tqdm
+
+    for mode in modes:
+        if mode not in MODES:
+            raise UserError(f"unknown mode {mode!r}; the modes are {', '.join(MODES)}")
+    model, notes = load_model(model_dir, ACTION_MODEL)
+    episodes = load_episodes(inputs, model.config.action_names, model.config.frame_size,
+                             progress=progress)
+    truths = []
+    for e in episodes:
+        if all(s is None for s in e.skills):
+            raise UserError(f"{e.name}: no skill labels; tuning needs labelled recordings")
+        truths.append([t for t in range(1, len(e)) if e.skills[t] != e.skills[t - 1]])
+    events = [event_boundaries(e.events) for e in episodes]
+    scorers = [ModelScorer(model, e) for e in episodes]
+    grid = [(mode, gap if mode != "info" else 0.0, m) for mode in modes
+            for gap, m in itertools.product(gaps if mode != "info" else (0.0,), min_lengths)]
+    results: dict[str, dict] = {}
+    for mode, gap, min_length in tqdm(grid, desc="tune", unit="setting", disable=not progress,
+                                      dynamic_ncols=True):
+        rule = BoundaryRule(mode, gap, min_length)
+        total = Score()
+        for e, scorer, ev, truth in zip(episodes, scorers, events, truths):
+            found = find_boundaries(len(e), scorer if rule.uses_loss else None, rule, ev)
+            total = total + score(found.boundaries, truth, tolerance)
+        best = results.get(mode)
+        if best is None or total.f1 > best["f1"]:
+            results[mode] = {"gap": gap, "min_length": min_length, **total.figures()}
+    # Modes not tuned this time keep the values tuned before.
+    boundary = {**notes.get("boundary", {}),
+                **{mode: {"gap": r["gap"], "min_length": r["min_length"]}
+                   for mode, r in results.items()}}
+    tuned = {"boundary": boundary,
+             "boundary_tuning": {"recordings": [e.name for e in episodes],
+                                 "tolerance": tolerance, "best": results}}
+    if save:
+        update_notes(model_dir, ACTION_MODEL, **tuned)
+    return {"model": str(Path(model_dir)), **tuned}

@@ -1,0 +1,220 @@
+"""SBD end to end at a small size: real expert recordings (mp4 + jsonl), tiny models trained for
+a few batches, segmentation in process and on a real local Ray cluster, plots, the IDM on a
+plain video, evaluation, tuning, and the errors a user can run into."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mcagent.errors import UserError
+from mcagent.recordings import read_recording, write_recording
+from mcagent.recordings.record import record_episodes
+from mcagent.sbd.evaluate import evaluate
+from mcagent.sbd.idm import label_video, train_idm
+from mcagent.sbd.model import ACTION_MODEL, IDM, checkpoint_paths, load_model
+from mcagent.sbd.segment import rule_for, segment_many
+from mcagent.sbd.segments import read_segmentation
+from mcagent.sbd.train import TrainSettings, train_action_model
+from mcagent.sbd.tune import tune
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {"frame_size": (16, 16), "channels": (4, 8), "features": 16, "action_embedding": 4,
+        "hidden": 16}
+QUICK = TrainSettings(epochs=1, batch_size=4, window=16, max_batches=3, threads=1)
+
+
+def run_cli(*args, cwd):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "mcagent.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("recordings")
+    record_episodes("expert", episodes=3, out_dir=folder, seed=0, max_steps=60)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def models(recordings, tmp_path_factory):
+    out = tmp_path_factory.mktemp("models")
+    train_action_model([recordings], out, QUICK, architecture=TINY)
+    train_idm([recordings], out, QUICK, architecture=TINY)
+    return out
+
+
+def test_training_writes_safetensors_and_a_json_config(models):
+    for name in (ACTION_MODEL, IDM):
+        weights, config = checkpoint_paths(models, name)
+        assert weights.read_bytes()[8:9] == b"{"  # safetensors: u64 header size, JSON header
+        data = json.loads(config.read_text())
+        assert data["format"] == "mcagent-sbd-model/1" and data["model"]["kind"] == name
+        assert len(data["model"]["action_names"]) == 17
+        assert data["notes"]["val_loss"] > 0 and data["notes"]["history"]
+    assert not [p for p in models.rglob("*") if p.suffix in (".pt", ".pth", ".pkl", ".ckpt")]
+    model, notes = load_model(models, ACTION_MODEL)
+    assert notes["val_recordings"] and notes["parameters"] == sum(
+        p.numel() for p in model.parameters())
+
+
+def test_training_resumes_from_its_last_epoch(recordings, tmp_path):
+    first = train_action_model([recordings], tmp_path, QUICK, architecture=TINY)
+    assert first["epochs"] == 1
+    more = TrainSettings(**{**QUICK.__dict__, "epochs": 2})
+    second = train_action_model([recordings], tmp_path, more, architecture=TINY)
+    assert second["epochs"] == 2
+    notes = json.loads(checkpoint_paths(tmp_path, ACTION_MODEL)[1].read_text())["notes"]
+    assert [h["epoch"] for h in notes["history"]][-1] == notes["epoch"]
+    other = TrainSettings(**{**more.__dict__, "lr": 0.5})
+    with pytest.raises(UserError, match="other settings .*lr.*--fresh"):
+        train_action_model([recordings], tmp_path, other, architecture=TINY)
+    assert train_action_model([recordings], tmp_path, other, architecture=TINY,
+                              fresh=True)["epochs"] == 2
+
+
+def test_segment_writes_valid_segments_and_plots(recordings, models, tmp_path):
+    results = segment_many([recordings], tmp_path, model_dir=models, mode="loss+info", gap=0.5,
+                           min_length=3, plot=True)
+    assert len(results) == 3
+    for r in results:
+        rec = read_recording(r["recording"], check_video=False)
+        seg = read_segmentation(r["segments_file"])
+        assert seg.video == rec.name and seg.frames == len(rec) and seg.method == "sbd-loss+info"
+        assert all(len(s) >= 3 for s in seg.segments[:-1])
+        assert Path(r["plot"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        named = [s.skill for s in seg.segments if s.skill]
+        assert all(isinstance(n, str) for n in named)
+
+
+@pytest.mark.slow  # a Ray cluster starts in 20 s to over a minute on a busy 2-core machine
+def test_segment_on_a_local_ray_cluster_matches_the_local_run(recordings, models, tmp_path):
+    ray = pytest.importorskip("ray")
+    local = segment_many([recordings], tmp_path / "local", model_dir=models, mode="loss",
+                         gap=0.5, min_length=2)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        spread = segment_many([recordings], tmp_path / "ray", model_dir=models, mode="loss",
+                              gap=0.5, min_length=2, workers=2)
+    finally:
+        ray.shutdown()
+    assert len(spread) == len(local) == 3
+    for a, b in zip(local, spread):
+        assert Path(b["segments_file"]).parent == tmp_path / "ray"
+        assert read_segmentation(a["segments_file"]) == read_segmentation(b["segments_file"])
+
+
+def test_segment_cli_then_evaluate_cli(recordings, models, tmp_path):
+    pred = tmp_path / "pred"
+    done = run_cli("segment", str(recordings), "--out", str(pred), "--model", str(models),
+                   "--mode", "info", "-q", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert len(list(pred.glob("*.segments.json"))) == 3
+    done = run_cli("sbd", "evaluate", str(recordings), str(pred), "--json",
+                   str(tmp_path / "figures.json"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "sbd-info" in done.stdout and "baseline:random" in done.stdout
+    figures = json.loads((tmp_path / "figures.json").read_text())
+    # the info mode with min_length 1 finds exactly the event baseline's boundaries
+    assert figures["methods"]["sbd-info"] == figures["methods"]["baseline:events"]
+    for name in ("baseline:fixed-8", "baseline:fixed-128"):
+        assert 0 <= figures["methods"][name]["f1"] <= 1
+
+
+def test_tuning_stores_the_rule_in_the_model(recordings, models, tmp_path):
+    import shutil
+
+    copy = tmp_path / "model"
+    shutil.copytree(models, copy)
+    result = tune([recordings], copy, gaps=(0.5, 3.0), min_lengths=(2, 4))
+    best = result["boundary"]
+    assert set(best) == {"loss", "info", "loss+info"}
+    rule = rule_for(copy, "loss")
+    assert (rule.gap, rule.min_length) == (best["loss"]["gap"], best["loss"]["min_length"])
+    assert rule_for(copy, "loss", gap=9.0).gap == 9.0
+
+
+def test_label_actions_turns_a_plain_video_into_a_recording(recordings, models, tmp_path):
+    import imageio.v3 as iio
+
+    source = read_recording(next(recordings.glob("*.meta.json")))
+    video = tmp_path / "plain.mp4"
+    iio.imwrite(video, source.frames(), fps=10, codec="libx264", macro_block_size=1)
+    stem = label_video(video, model_dir=models)
+    assert stem == tmp_path / "plain-labelled"
+    rec = read_recording(stem)
+    assert len(rec) == len(source) and rec.meta.source == "external"
+    assert rec.meta.action_names == source.meta.action_names
+    results = segment_many([stem], tmp_path / "seg", model_dir=models, mode="loss", gap=0.5,
+                           min_length=2)
+    assert read_segmentation(results[0]["segments_file"]).frames == len(source)
+    with pytest.raises(UserError, match="overwrite"):
+        label_video(video, out_stem=tmp_path / "plain", model_dir=models)
+
+
+# -- errors ---------------------------------------------------------------------
+
+def test_a_missing_model_says_how_to_get_one(recordings, tmp_path):
+    with pytest.raises(UserError, match="action_model.json: missing.*mcagent sbd train"):
+        segment_many([recordings], tmp_path / "out", model_dir=tmp_path / "none", mode="loss")
+    done = run_cli("segment", str(recordings), "--out", str(tmp_path / "out"), "--model",
+                   str(tmp_path / "none"), cwd=tmp_path)
+    assert done.returncode == 2 and "missing" in done.stderr and "Traceback" not in done.stderr
+    with pytest.raises(UserError, match="idm.json: missing.*train-idm"):
+        label_video(tmp_path / "x.mp4", model_dir=tmp_path / "none")
+
+
+def test_a_recording_of_another_action_set_is_refused(models, tmp_path):
+    frames = np.zeros((5, 16, 16, 3), np.uint8)
+    write_recording(tmp_path / "other", frames, [{"action": "jump"}] * 5, world="elsewhere",
+                    seed=None, fps=10, action_names=("noop", "jump"), source="external")
+    with pytest.raises(UserError, match="do not match.*jump.*elsewhere"):
+        segment_many([tmp_path / "other.mp4"], tmp_path / "out", model_dir=models, mode="loss")
+
+
+def test_unreadable_files_are_named(recordings, models, tmp_path):
+    import shutil
+
+    for suffix in (".mp4", ".jsonl", ".meta.json"):
+        shutil.copy(recordings / f"crafter-expert-s0{suffix}", tmp_path / f"bad{suffix}")
+    mp4 = tmp_path / "bad.mp4"
+    mp4.write_bytes(mp4.read_bytes()[:300])
+    with pytest.raises(UserError, match="bad.mp4"):
+        segment_many([tmp_path / "bad"], tmp_path / "out", model_dir=models, mode="loss")
+    with pytest.raises(UserError, match="not a recording"):
+        segment_many([tmp_path / "nothing-here"], tmp_path / "out", model_dir=models)
+    with pytest.raises(UserError, match="unreadable video"):
+        label_video(mp4, model_dir=models)
+    broken = tmp_path / "broken"
+    shutil.copytree(models, broken)
+    checkpoint_paths(broken, ACTION_MODEL)[0].write_bytes(b"not safetensors")
+    with pytest.raises(UserError, match="unreadable weights"):
+        load_model(broken, ACTION_MODEL)
+
+
+def test_evaluation_needs_skill_labels(tmp_path):
+    record_episodes("random", episodes=1, out_dir=tmp_path, seed=0, max_steps=10)
+    with pytest.raises(UserError, match="no skill labels"):
+        evaluate([tmp_path], None)
+
+
+def test_a_missing_prediction_is_named(recordings, tmp_path):
+    with pytest.raises(UserError, match="crafter-expert-s0.segments.json: missing"):
+        evaluate([recordings], tmp_path)
+
+
+def test_the_shipped_models_fit_crafter():
+    import mcagent.worlds as worlds
+
+    env = worlds.make("crafter")
+    for name in (ACTION_MODEL, IDM):
+        model, notes = load_model(ROOT / "checkpoints" / "sbd", name)
+        assert model.config.action_names == tuple(env.action_names)
+        assert checkpoint_paths(ROOT / "checkpoints" / "sbd", name)[0].stat().st_size < 4e6
+    _, notes = load_model(ROOT / "checkpoints" / "sbd", ACTION_MODEL)
+    assert set(notes["boundary"]) == {"loss", "info", "loss+info"}
