@@ -78,12 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     from mcagent.graph.cli import add_parser as add_graph_parser
 
     add_graph_parser(sub)
+    from mcagent.planner.cli import add_parser as add_plan_parser
+
+    add_plan_parser(sub)
 
     for name, text in (("segment", "cut recordings into skills with SBD"),
                        ("sbd", "train and evaluate the SBD models"),
                        ("train", "train skill policies (BC, PPO)"),
                        ("skills", "measure skill success rates and costs"),
-                       ("plan", "plan a task on a skill graph"),
                        ("eval", "evaluate agents on task suites and write reports")):
         p = sub.add_parser(name, help=f"{text} (not yet available)")
         p.set_defaults(run=_not_yet(name))

@@ -169,8 +169,10 @@ def test_ctrl_c_during_record_leaves_no_files(tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "mcagent.cli", "record", "--player", "random", "-q", "--out",
-         str(out)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # The expert lives hundreds of steps (a random player may die within the 0.2 s wait).
+        [sys.executable, "-m", "mcagent.cli", "record", "--player", "expert", "--seed", "100",
+         "--task", "collect_diamond", "-q", "--out", str(out)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not list(out.glob(".*.partial.mp4")):  # mid-episode: ffmpeg is writing
         assert time.monotonic() < deadline and process.poll() is None
@@ -378,3 +380,12 @@ def test_the_expert_records_with_skill_labels(tmp_path):
     rec = read_recording(stem)
     assert rec.meta.source == "expert" and len(rec) == 40
     assert all(step.skill for step in rec.steps)
+
+
+def test_the_sample_recordings_in_videos_are_valid():
+    videos = Path(__file__).resolve().parents[1] / "videos"
+    stems = sorted(p.with_name(p.name[:-len(".meta.json")]) for p in videos.glob("*.meta.json"))
+    assert len(stems) >= 3
+    for stem in stems:
+        rec = read_recording(stem)
+        assert len(rec) > 0 and (rec.meta.source != "expert" or all(s.skill for s in rec.steps))

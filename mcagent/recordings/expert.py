@@ -48,15 +48,13 @@ class Habits:
     drink_low: int = 4
     food_low: int = 4
     energy_low: int = 3
-    night_sleep_energy: int = 7
     swords_first: bool = False
     table_reach: float = 20.0
 
     @classmethod
     def draw(cls, rng: np.random.Generator) -> "Habits":
-        return cls(drink_low=int(rng.integers(3, 6)), food_low=int(rng.integers(3, 6)),
+        return cls(drink_low=int(rng.integers(4, 6)), food_low=int(rng.integers(4, 6)),
                    energy_low=int(rng.integers(2, 4)),
-                   night_sleep_energy=int(rng.integers(6, 9)),
                    swords_first=bool(rng.random() < 0.5),
                    table_reach=float(rng.integers(12, 25)))
 
@@ -75,10 +73,12 @@ class ExpertPlayer:
 
     source = "expert"
 
-    def __init__(self, noise: float = 0.0, seed: int = 0, habits: Habits | None = None):
+    def __init__(self, noise: float = 0.0, seed: int = 0, habits: Habits | None = None,
+                 sees_map: bool = True):
         if not 0.0 <= noise <= 1.0:
             raise ValueError(f"noise must be in [0, 1], got {noise}")
         self.noise = noise
+        self.sees_map = sees_map
         self.seed = seed
         self.fixed_habits = habits
         self.rng = np.random.default_rng(seed)
@@ -100,14 +100,21 @@ class ExpertPlayer:
         self.walkable_ids[walkable] = True
         self.need: str | None = None       # "drink", "food", "rest" while a need is served
         self.shelter: _Shelter | None = None
-        self.placing: tuple | None = None  # (item, stand, direction) of a placement under way
+        self.placing: tuple | None = None  # (item, back, stand, ahead) of a placement under way
+        self.t = 0
+        self.shelter_search_after = 0      # a failed search for a shelter site waits a while
         self.blocked_steps = 0
         self.gathering: tuple[str, int] | None = None
         self.last_pos = None
-        self.explored_all = False
+        self.explored_all = False          # no diamond anywhere it can reach
+        self.roam_target = None
+        self.last_light = info["daylight"]
+        self.cows_seen: dict[tuple[int, int], int] = {}
+        self.creatures = {}
 
     # -- the decision, one step at a time ------------------------------------------
     def act(self, obs: dict, info: dict) -> tuple[int, str]:
+        self.t += 1
         self._observe(info)
         action, skill = self._decide(info)
         if self.noise and self.rng.random() < self.noise:
@@ -126,19 +133,31 @@ class ExpertPlayer:
         rx, ry = VIEW_RADIUS
         w, h = sem.shape
         x0, x1, y0, y1 = max(0, px - rx), min(w, px + rx + 1), max(0, py - ry), min(h, py + ry + 1)
-        self.known[x0:x1, y0:y1] = True
+        # The privileged map: the whole world's materials, or only what was seen.
+        mx0, mx1, my0, my1 = (0, w, 0, h) if self.sees_map else (x0, x1, y0, y1)
+        self.known[mx0:mx1, my0:my1] = True
+        seen = sem[mx0:mx1, my0:my1]
+        is_material = seen < self.first_object_id
+        self.material[mx0:mx1, my0:my1][is_material] = seen[is_material]
         window = sem[x0:x1, y0:y1]
         is_material = window < self.first_object_id
-        self.material[x0:x1, y0:y1][is_material] = window[is_material]
         # Creatures stand on open ground; arrows fly over anything, so keep what was there.
         creature_cells = ~is_material & (window != self.ids["arrow"])
         mat = self.material[x0:x1, y0:y1]
         mat[creature_cells & ~self.walkable_ids[mat]] = self.ids["grass"]
         self.view = (x0, x1, y0, y1)
+        before = getattr(self, "creatures", {}).get("arrow", [])
         self.creatures = {}
         for name in ("zombie", "skeleton", "cow", "plant", "arrow"):
             cells = np.argwhere(window == self.ids[name])
             self.creatures[name] = [(int(x) + x0, int(y) + y0) for x, y in cells]
+        # An arrow flies straight: its direction is where it came from, one cell back.
+        self.arrow_dirs = {a: next((d for d in NEIGHBOURS if _sub(a, d) in before), None)
+                           for a in self.creatures["arrow"]}
+        if self.sees_map:
+            self.cows_seen = {(int(x), int(y)): self.t for x, y in np.argwhere(sem == self.ids["cow"])}
+        for cell in self.creatures["cow"]:
+            self.cows_seen[cell] = self.t
         if self.pos == self.last_pos:
             self.blocked_steps += 1
         else:
@@ -151,6 +170,9 @@ class ExpertPlayer:
         fight = self._fight()
         if fight:
             return fight
+        dodge = self._dodge()
+        if dodge:
+            return dodge
         self._update_need(info)
         if self.shelter is not None:
             step = self._shelter_step(info)
@@ -186,30 +208,88 @@ class ExpertPlayer:
             for cx, cy in self.creatures[name]:
                 if abs(cx - px) + abs(cy - py) == 1:
                     return self._face_and("do", (cx, cy)), f"defeat_{name}"
+        # A skeleton close by shoots more than it runs: with a sword, close in and strike.
+        armed = self.inv["stone_sword"] or self.inv["iron_sword"] or self.inv["wood_sword"]
+        reach = 4 if armed and self.inv["health"] >= 4 else 2
+        near = [c for c in self.creatures["skeleton"] if abs(c[0] - px) + abs(c[1] - py) <= reach]
+        if near and not self._sealed():
+            return self._approach(near, "defeat_skeleton", max_cost=reach + 2)
+        return None
+
+    def _dodge(self) -> tuple[str, str] | None:
+        """Step out of the line of an arrow flying at the player."""
+        if self._sealed():
+            return None
+        px, py = self.pos
+        for ax, ay in self.creatures["arrow"]:
+            if (ax != px and ay != py) or abs(ax - px) + abs(ay - py) > 5:
+                continue
+            step = (int(np.sign(px - ax)), int(np.sign(py - ay)))
+            flying = self.arrow_dirs.get((ax, ay))
+            if flying is None:  # just shot: it leaves the skeleton behind it
+                flying = step if _sub((ax, ay), step) in self.creatures["skeleton"] else None
+            if flying != step:
+                continue
+            between = [(ax + k * step[0], ay + k * step[1])
+                       for k in range(1, abs(ax - px) + abs(ay - py))]
+            if not all(self.walkable_ids[self.material[c]] or self.material[c] in
+                       (self.ids["water"], self.ids["lava"]) for c in between):
+                continue
+            for side in ((step[1], step[0]), (-step[1], -step[0])):
+                cell = (px + int(side[0]), py + int(side[1]))
+                if self._inside(cell) and self.walkable_ids[self.material[cell]] \
+                        and self._cell_free(cell) and self.material[cell] != self.ids["lava"]:
+                    return MOVES[_sub(cell, self.pos)], "avoid_arrow"
         return None
 
     def _update_need(self, info: dict) -> None:
         inv, h = self.inv, self.habits
-        night = info["daylight"] < 0.6
+        light = info["daylight"]
+        falling = light < self.last_light
+        self.last_light = light
+        # Zombies crowd the grass from dusk until well into the morning: stock up
+        # on water and food in the evening, be in a shelter before dark, stay there
+        # until it is light again, sleeping through the night.
+        evening = falling and light < 0.95
+        dusk = (falling and light < 0.7) or light < 0.3
         if self.need == "drink" and inv["drink"] >= 9:
             self.need = None
         if self.need == "food" and inv["food"] >= 8:
             self.need = None
-        if self.need == "rest" and inv["energy"] >= 9 and not night and inv["health"] >= 7:
+        if self.need == "rest" and light >= 0.75 and not falling and inv["energy"] >= 8:
             self.need = None
+        if self.need == "rest":
+            # Only real hardship gets the expert out into the night.
+            if inv["drink"] <= 1 and not (self._sealed() and self._water_wall()):
+                self.need = "drink"
+            elif inv["food"] <= 1:
+                self.need = "food"
+            return
+        if self.need in ("drink", "food") and dusk and self._can_dig() \
+                and inv["drink"] >= 5 and inv["food"] >= 4:
+            self.need = None      # enough to last the night: shelter first
         if inv["drink"] <= 2 or (self.need is None and inv["drink"] <= h.drink_low):
             self.need = "drink"
         elif inv["food"] <= 2 or (self.need is None and inv["food"] <= h.food_low):
+            self.need = "food"
+        elif self.need is None and evening and not dusk and inv["drink"] <= 8:
+            self.need = "drink"   # stock up for the night
+        elif self.need is None and evening and not dusk and inv["food"] <= 6:
             self.need = "food"
         elif self.need is None and inv["drink"] <= 6 and self._near("water", 6):
             self.need = "drink"   # water on the way: top up
         elif self.need is None and inv["food"] <= 5 and self._near("cow", 6):
             self.need = "food"
-        if self.need is None and self._can_dig():
-            tired = inv["energy"] <= h.energy_low
-            hurt = inv["health"] <= 4
-            if tired or night or hurt:
-                self.need = "rest"
+        if self.need is None and self._can_dig() and (dusk or inv["energy"] <= h.energy_low):
+            self.need = "rest"
+
+    def _water_wall(self) -> tuple[int, int] | None:
+        """A water cell next to the player: drinkable from inside a shelter."""
+        for d in NEIGHBOURS:
+            cell = _add(self.pos, d)
+            if self._inside(cell) and self.material[cell] == self.ids["water"]:
+                return cell
+        return None
 
     def _near(self, thing: str, reach: float) -> bool:
         px, py = self.pos
@@ -221,26 +301,34 @@ class ExpertPlayer:
                      np.argwhere(self.material[x0:x1, y0:y1] == self.ids[thing])]
         return any(abs(x - px) + abs(y - py) <= reach for x, y in cells)
 
-    def _on_open_ground(self) -> bool:
-        px, py = self.pos
-        grass = self.material[max(0, px - 4):px + 5, max(0, py - 4):py + 5] == self.ids["grass"]
-        return grass.mean() > 0.5 and self.inv["health"] <= 6
-
     def _can_dig(self) -> bool:
         return self.inv["wood_pickaxe"] > 0 or self.inv["stone"] > 0
 
     def _hunt(self) -> tuple[str, str] | None:
         if self.creatures["cow"]:
-            step = self._approach(self.creatures["cow"], "eat_cow", attack=True)
+            step = self._approach(self.creatures["cow"], "eat_cow")
             if step:
                 return step
+        # Cows wander slowly: go back to where one was last seen.
+        for cell in [c for c in self.cows_seen if self._in_view(c) or self.t - self.cows_seen[c] > 300]:
+            del self.cows_seen[cell]
+        if self.cows_seen:
+            px, py = self.pos
+            cell = min(self.cows_seen, key=lambda c: abs(c[0] - px) + abs(c[1] - py))
+            step = self._travel(cell, "find_cow")
+            if step:
+                return step
+            del self.cows_seen[cell]
         return self._explore("find_cow", prefer="grass")
 
     # -- shelter: a two-cell pocket, the entrance sealed with stone -------------------
     def _go_to_shelter(self, info: dict) -> tuple[str, str] | None:
         if self.shelter is None:
+            if self.t < self.shelter_search_after:
+                return None
             self.shelter = self._find_shelter_site()
             if self.shelter is None:
+                self.shelter_search_after = self.t + 10
                 return None
         return self._shelter_step(info)
 
@@ -262,13 +350,17 @@ class ExpertPlayer:
         """
         dist, _ = self._distances()
         diggable = {self.ids[m] for m in self._minable_materials()}
+        # Skeletons live in tunnels (path); water makes a wall one can drink from.
+        tunnels = _box_count(self.known & (self.material == self.ids["path"]), 3)
+        skeletons = self.creatures["skeleton"]
         stones = self.inv["stone"]
         best, best_cost = None, INF
         px, py = self.pos
         w, h = self.known.shape
         for sx in range(max(1, px - 16), min(w - 1, px + 17)):
             for sy in range(max(1, py - 16), min(h - 1, py + 17)):
-                if dist[sx, sy] > 40:
+                if dist[sx, sy] > 40 or any(abs(kx - sx) + abs(ky - sy) <= 10
+                                            for kx, ky in skeletons):
                     continue
                 for dx, dy in NEIGHBOURS:
                     stand, back, entrance = (sx, sy), (sx + dx, sy + dy), (sx - dx, sy - dy)
@@ -309,6 +401,9 @@ class ExpertPlayer:
                         continue
                     if placed > stones + gained:
                         continue
+                    cost += 0.5 * tunnels[sx, sy]
+                    if any(self.material[c] == self.ids["water"] for c in (*sides[:2], far)):
+                        cost -= 8
                     if cost < best_cost:
                         best = _Shelter(stand, back, entrance, (*sides, far), builds)
                         best_cost = cost
@@ -347,6 +442,9 @@ class ExpertPlayer:
             self.shelter = None
             return None
         if self._sealed():
+            water = self._water_wall()
+            if water is not None and self.inv["drink"] < 9 and not self.inv["energy"] < 3:
+                return self._face_and("do", water), "collect_drink"
             if self.inv["energy"] < 9:
                 return "sleep", "sleep"
             return "noop", "rest"
@@ -574,9 +672,6 @@ class ExpertPlayer:
     def _facing_now(self) -> tuple[int, int]:
         return self._facing_cache
 
-    def _facing(self, info) -> tuple[int, int]:
-        return tuple(info["facing"])
-
     def _cell_free(self, cell) -> bool:
         return self.sem[cell] < self.first_object_id or cell == self.pos
 
@@ -591,10 +686,13 @@ class ExpertPlayer:
             step = self._approach(cells, skill, find=FIND_NAMES.get(material))
             if step:
                 return step
-        return self._explore(FIND_NAMES.get(material, f"find_{material}"),
-                             prefer="stone" if material in ("coal", "iron", "diamond") else None)
+        find = FIND_NAMES.get(material, f"find_{material}")
+        if material == "diamond" and (self.sees_map or not (~self.known).any()):
+            self.explored_all = True   # every diamond there is, is out of reach
+            return None
+        return self._explore(find, prefer="stone" if material in ("coal", "iron", "diamond") else None)
 
-    def _approach(self, cells, skill: str, find: str | None = None, attack: bool = False,
+    def _approach(self, cells, skill: str, find: str | None = None,
                   max_cost: float = INF) -> tuple[str, str] | None:
         """Walk next to the nearest of `cells`, face it and `do` it."""
         dist, prev = self._distances()
@@ -620,8 +718,7 @@ class ExpertPlayer:
         dist, prev = self._distances()
         frontier = ~self.known & np.isfinite(dist)
         if not frontier.any():
-            self.explored_all = True
-            return None
+            return self._roam(skill, dist, prev, prefer)
         score = dist.copy()
         score[~frontier] = INF
         if prefer is not None:
@@ -630,6 +727,23 @@ class ExpertPlayer:
         target = np.unravel_index(np.argmin(score), score.shape)
         path = path_to(prev, (int(target[0]), int(target[1])))
         if not path:
+            return None
+        return self._step_into(path[0], skill)
+
+    def _roam(self, skill, dist, prev, prefer) -> tuple[str, str] | None:
+        """Nothing left to discover: walk to a far spot (on `prefer` ground) and look around."""
+        if self.roam_target is None or self.pos == self.roam_target or dist[self.roam_target] == INF:
+            ok = np.isfinite(dist) & self.walkable_ids[self.material] & (dist >= 8)
+            if prefer is not None and (ok & (self.material == self.ids[prefer])).any():
+                ok &= self.material == self.ids[prefer]
+            cells = np.argwhere(ok)
+            if not len(cells):
+                return None
+            x, y = cells[self.rng.integers(len(cells))]
+            self.roam_target = (int(x), int(y))
+        path = path_to(prev, self.roam_target)
+        if not path:
+            self.roam_target = None
             return None
         return self._step_into(path[0], skill)
 
@@ -664,10 +778,18 @@ class ExpertPlayer:
                 and stand_ok[self.pos] and self.known[ahead]:
             return f"place_{item}", skill
         # Find (back, stand, ahead) in a line: walk to back, step to stand (now facing ahead).
-        dist, prev = self._distances()
         walk = self.walkable_ids[self.material] & self.known
         free = self.sem < self.first_object_id
         free[self.pos] = True
+        if self.placing is not None and self.placing[0] == item:
+            _, back, stand, ahead = self.placing
+            still = (walk[back] and free[back] and walk[stand] and free[stand] and stand_ok[stand]
+                     and where[self.material[ahead]] and free[ahead])
+            if still:
+                step = self._walk_to_placement(back, stand, skill)
+                if step:
+                    return step
+        dist, prev = self._distances()
         best, best_cost = None, INF
         px, py = self.pos
         w, h = self.material.shape
@@ -686,10 +808,13 @@ class ExpertPlayer:
                         continue
                     cost = dist[bx, by] + 1
                     if cost < best_cost:
-                        best, best_cost = ((bx, by), (sx, sy)), cost
+                        best, best_cost = ((bx, by), (sx, sy), (ax, ay)), cost
         if best is None:
             return None
-        back, stand = best
+        self.placing = (item, *best)
+        return self._walk_to_placement(best[0], best[1], skill)
+
+    def _walk_to_placement(self, back, stand, skill: str) -> tuple[str, str] | None:
         if self.pos == back:
             return self._move_towards(stand), skill
         return self._travel(back, skill)

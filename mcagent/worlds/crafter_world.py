@@ -6,6 +6,11 @@ follows memory addresses. `DeterministicCrafter` keeps every chunk's creatures
 in insertion order instead, and re-seeds the world from the Gymnasium seed, so
 the same seed and actions give the same frames and events in every process.
 Everything else is Crafter's own code and rules.
+
+By default it also runs faster code for Crafter's slowest parts, with equal
+results (same frames, worlds and random draws): the renderer of
+`crafter_render` and the world generation of `crafter_worldgen`.
+`DeterministicCrafter(fast=False)` runs Crafter's own code instead.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from mcagent.worlds import crafter_render, crafter_worldgen
 from mcagent.worlds.rules import VITALS, crafter_rules
 from mcagent.worlds.tasks import Task
 
@@ -60,14 +66,28 @@ class _DeterministicWorld(engine.World):
 
 
 class DeterministicCrafter(crafter.Env):
-    """`crafter.Env` whose episodes depend only on the seed given to `reset`."""
+    """`crafter.Env` whose episodes depend only on the seed given to `reset`.
 
-    def __init__(self, **kwargs):
+    With `fast` (the default), frames and worlds come from the equal but faster
+    code of `crafter_render` and `crafter_worldgen`.
+    """
+
+    def __init__(self, fast: bool = True, **kwargs):
         super().__init__(**kwargs)
+        self.fast = fast
         self._world = _DeterministicWorld(self._area, crafter.constants.materials, (12, 12))
         # The views keep a reference to the world they draw.
         self._local_view._world = self._world
         self._sem_view = engine.SemanticView(self._world, list(_OBJECT_CLASSES))
+        if fast:
+            self._local_view = crafter_render.FastLocalView(
+                self._world, self._textures, self._local_view._grid)
+            self._item_view = crafter_render.CachedItemView(self._textures, self._item_view._grid)
+            self._sem_view = crafter_render.FastSemanticView(self._world, list(_OBJECT_CLASSES))
+
+    def reset(self):
+        """Crafter's `reset`: the world seed from the env seed and the episode number."""
+        return self.reset_with_seed(hash((self._seed, self._episode + 1)) % (2 ** 31 - 1))
 
     def reset_with_seed(self, world_seed: int):
         """Crafter's reset, but the world's random state comes from `world_seed` alone."""
@@ -80,8 +100,67 @@ class DeterministicCrafter(crafter.Env):
         self._last_health = self._player.health
         self._world.add(self._player)
         self._unlocked = set()
-        worldgen.generate_world(self._world, self._player)
+        if self.fast:
+            crafter_worldgen.generate_world(self._world, self._player)
+        else:
+            worldgen.generate_world(self._world, self._player)
         return self._obs()
+
+    def step(self, action):
+        """Crafter's `step`, with the creatures' distance check done in plain ints."""
+        if not self.fast:
+            return super().step(action)
+        self._step += 1
+        self._update_time()
+        self._player.action = crafter.constants.actions[action]
+        self._update_objects()
+        if self._step % 10 == 0:
+            for chunk, objs in self._world.chunks.items():
+                self._balance_chunk(chunk, objs)
+        obs = self._obs()
+        reward = (self._player.health - self._last_health) / 10
+        self._last_health = self._player.health
+        unlocked = {name for name, count in self._player.achievements.items()
+                    if count > 0 and name not in self._unlocked}
+        if unlocked:
+            self._unlocked |= unlocked
+            reward += 1.0
+        dead = self._player.health <= 0
+        over = self._length and self._step >= self._length
+        info = {
+            "inventory": self._player.inventory.copy(),
+            "achievements": self._player.achievements.copy(),
+            "discount": 1 - float(dead),
+            "semantic": self._sem_view(),
+            "player_pos": self._player.pos,
+            "reward": reward,
+        }
+        if not self._reward:
+            reward = 0.0
+        return obs, reward, dead or over, info
+
+    def _update_objects(self):
+        """Update every creature near the player, in the order and with the checks of Crafter.
+
+        Crafter iterates over a snapshot of `world.objects` and updates those
+        within `2 * max(view)` of the player (Manhattan distance, the player's
+        position read at each check). Only an object's own update moves it, so
+        each position is known before the loop: the live objects, in index
+        order, are the non-zero cells of the object map sorted by index.
+        """
+        world, player = self._world, self._player
+        xs, ys = np.nonzero(world._obj_map)
+        index = world._obj_map[xs, ys]
+        order = np.argsort(index)
+        limit = int(2 * max(self._view))
+        px, py = int(player.pos[0]), int(player.pos[1])
+        snapshot = [world._objects[i] for i in index[order].tolist()]
+        for obj, x, y in zip(snapshot, xs[order].tolist(), ys[order].tolist()):
+            if obj is player:
+                obj.update()
+                px, py = int(player.pos[0]), int(player.pos[1])
+            elif abs(x - px) + abs(y - py) < limit:
+                obj.update()
 
 
 @dataclasses.dataclass
@@ -105,6 +184,12 @@ class CrafterEnv(gym.Env):
     With a `task`, the episode starts from the task's inventory, ends with
     ``terminated`` when the target is reached (``info["success"]``) or the
     player dies, and is ``truncated`` at the task's step limit.
+
+    It always runs the fast code of `DeterministicCrafter` (`fast=True`): the
+    renderer of `crafter_render` and the world generation of `crafter_worldgen`,
+    whose frames, worlds and random draws equal Crafter's own code (tested in
+    tests/test_crafter_speed.py). World generation is compiled with numba when
+    numba works, and runs in numpy otherwise (or with NUMBA_DISABLE_JIT=1).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
@@ -150,7 +235,7 @@ class CrafterEnv(gym.Env):
     def step(self, action):
         if self._before is None:
             raise RuntimeError("call reset() before step()")
-        frame, reward, dead, _ = self._env.step(int(action))
+        frame, reward, dead, crafter_info = self._env.step(int(action))
         self._steps += 1
         self._last_frame = frame
         after = self._snapshot()
@@ -161,7 +246,8 @@ class CrafterEnv(gym.Env):
             reward = float(success)
         terminated = bool(dead or (self.task is not None and success))
         truncated = not terminated and self._steps >= self.max_steps
-        return self._obs(frame), float(reward), terminated, truncated, self._info(events, success)
+        info = self._info(events, success, crafter_info["semantic"])
+        return self._obs(frame), float(reward), terminated, truncated, info
 
     def render(self):
         # The last observation: rendering again would draw from the world's random state.
@@ -227,13 +313,13 @@ class CrafterEnv(gym.Env):
                 return cause
         return "arrow"
 
-    def _info(self, events: list[str], success: bool) -> dict[str, Any]:
+    def _info(self, events: list[str], success: bool, semantic=None) -> dict[str, Any]:
         env, player = self._env, self._env._player
         return {
             "events": events,
             "inventory": player.inventory.copy(),
             "achievements": player.achievements.copy(),
-            "semantic": env._sem_view(),
+            "semantic": env._sem_view() if semantic is None else semantic,
             "player_pos": tuple(int(v) for v in player.pos),
             "facing": tuple(int(v) for v in player.facing),
             "daylight": float(env._world.daylight),
