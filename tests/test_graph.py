@@ -275,3 +275,19 @@ def test_cli_keep_invalid_writes_and_scores_the_rejected_graph(tmp_path, capsys)
     assert g.provenance["valid"] is False and g.provenance["kept_answer"] == 1
     assert any("unknown item 'wooden_plank'" in p for p in g.provenance["problems"])
     assert "place_table" in g.skills
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "skill_graph" / "llm").glob("*.yaml")),
+                         ids=lambda p: p.stem)
+def test_checked_in_llm_graphs_replay_from_the_checked_in_cache(path, tmp_path, capsys):
+    g = load_graph(path)
+    p = g.provenance
+    cache = ROOT / "skill_graph" / "cache"
+    settings = json.loads((cache / f"{p['cache_keys'][0]}.json").read_text())["params"]
+    args = ["graph", "build", "--world", g.world, "--targets", ",".join(p["targets"]),
+            "--model", p["model"], "--max-tokens", str(settings["max_tokens"]), "--offline",
+            "--cache-dir", str(cache), "--out", str(tmp_path / "g.yaml"),
+            *([] if settings["json_mode"] else ["--no-json-mode"])]
+    expected = 1 if p.get("valid") is False else 0
+    assert main([*args, *(["--keep-invalid"] if expected else [])]) == expected
+    assert (tmp_path / "g.yaml").read_text() == path.read_text()

@@ -137,9 +137,10 @@ def _describe(way: Way) -> str:
     for field in ("consume", "require"):
         if getattr(way, field):
             parts.append(f"{field} " + ", ".join(f"{i} {n}" for i, n in getattr(way, field).items()))
-    parts.append("obtain " + ", ".join(f"{i} {lo}" if lo == hi else f"{i} {lo}-{hi}"
-                                       for i, (lo, hi) in way.obtain.items()))
-    return "; ".join(parts)
+    if way.obtain:
+        parts.append("obtain " + ", ".join(f"{i} {lo}" if lo == hi else f"{i} {lo}-{hi}"
+                                           for i, (lo, hi) in way.obtain.items()))
+    return "; ".join(parts) or "needs and obtains nothing"
 
 
 def compare(skill: Skill, way: Way) -> SkillScore:
@@ -208,10 +209,13 @@ def score_skill(skill: Skill, truth: Truth) -> SkillScore:
         for way in truth.ways_for(item):
             candidates.setdefault(way.name, way)
     if not candidates:
-        s = SkillScore(skill.name, None, {f: not getattr(skill, f) for f in FIELDS}, False,
+        s = SkillScore(skill.name, None, {f: False for f in FIELDS}, False,  # nothing to be right about
                        graph_edges=sum(len(getattr(skill, f)) for f in FIELDS))
-        what = ", ".join(skill.obtain) or skill.name
-        s.differences.append(f"no way of the game matches it: nothing in {truth.world} obtains {what}")
+        if skill.obtain:
+            why = f"nothing in {truth.world} obtains {', '.join(skill.obtain)}"
+        else:
+            why = f"it obtains nothing, and {truth.world} has no way of that name"
+        s.differences.append(f"no way of the game matches it: {why}")
         return s
     scored = [compare(skill, way) for way in candidates.values()]
     return min(scored, key=lambda s: (s._badness(), s.way != skill.name))
