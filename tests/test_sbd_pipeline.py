@@ -197,6 +197,88 @@ def test_unreadable_files_are_named(recordings, models, tmp_path):
         load_model(broken, ACTION_MODEL)
 
 
+def bad_folder(recordings, folder):
+    """A folder of one good recording and one of each fault a user's files can have."""
+    import shutil
+
+    names = ("good", "truncated_mp4", "short_jsonl", "unknown_action", "empty")
+    for name in names:
+        for suffix in (".mp4", ".jsonl", ".meta.json"):
+            shutil.copy(recordings / f"crafter-expert-s0{suffix}", folder / f"{name}{suffix}")
+    mp4 = folder / "truncated_mp4.mp4"
+    mp4.write_bytes(mp4.read_bytes()[: mp4.stat().st_size // 2])
+    lines = (folder / "short_jsonl.jsonl").read_text().splitlines()
+    (folder / "short_jsonl.jsonl").write_text("\n".join(lines[:-3]) + "\n")
+    step = json.loads(lines[5])
+    step["action"] = "fly_away"
+    (folder / "unknown_action.jsonl").write_text(
+        "\n".join([*lines[:5], json.dumps(step), *lines[6:]]) + "\n")
+    meta = json.loads((folder / "empty.meta.json").read_text())
+    (folder / "empty.meta.json").write_text(json.dumps({**meta, "frames": 0}))
+    (folder / "empty.jsonl").write_text("")
+    return names
+
+
+FAULTS = {"truncated_mp4": "unreadable video", "short_jsonl": "frame counts disagree",
+          "unknown_action": "'fly_away' is not in action_names", "empty": "empty recording"}
+
+
+def check_bad_folder_output(message, out):
+    for name, fault in FAULTS.items():
+        line = next((x for x in message.splitlines() if f"/{name}." in x or f"/{name}:" in x), "")
+        assert fault in line, (name, message)
+    assert "4 of 5 recordings failed (1 written" in message
+    assert sorted(p.name for p in out.iterdir()) == ["good.segments.json"]  # nothing half-written
+    assert read_segmentation(out / "good.segments.json").frames == 60
+
+
+def test_bad_recordings_are_named_and_the_others_segmented(recordings, models, tmp_path):
+    bad_folder(recordings, tmp_path)
+    with pytest.raises(UserError) as caught:
+        segment_many([tmp_path], tmp_path / "out", model_dir=models, mode="loss+info")
+    check_bad_folder_output(str(caught.value), tmp_path / "out")
+
+
+@pytest.mark.slow  # starts a Ray cluster
+def test_bad_recordings_on_ray_fail_the_command(recordings, models, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    bad_folder(recordings, folder)
+    done = run_cli("segment", str(folder), "--out", str(tmp_path / "out"), "--model",
+                   str(models), "--workers", "2", "-q", cwd=tmp_path)
+    assert done.returncode != 0
+    check_bad_folder_output(done.stderr, tmp_path / "out")
+
+
+def test_a_failing_ray_task_is_named_and_the_others_kept(tmp_path):
+    from mcagent.sbd.segment import SegmentJob, _run_on_ray
+
+    class TaskError(Exception):
+        pass
+
+    class FakeRay:  # the parts of Ray that `_run_on_ray` uses; task "b" crashes its worker
+        exceptions = type("exceptions", (), {"RayError": TaskError})
+
+        def is_initialized(self):
+            return True
+
+        def remote(self, **_):
+            return lambda fn: type("Remote", (), {"remote": staticmethod(lambda job: job)})
+
+        def wait(self, refs, num_returns):
+            return refs[:num_returns], refs[num_returns:]
+
+        def get(self, job):
+            if job.recording == "b":
+                raise TaskError("worker died\nSystemExit: 1")
+            return {"recording": job.recording}
+
+    jobs = [SegmentJob(name, str(tmp_path), str(tmp_path), "info", 0.0, 1) for name in "abc"]
+    results = _run_on_ray(jobs, 2, None, type("Bar", (), {"update": lambda *_: None})(),
+                          FakeRay())
+    assert [r.get("error") for r in results] == [None, "b: TaskError: SystemExit: 1", None]
+
+
 def test_evaluation_needs_skill_labels(tmp_path):
     record_episodes("random", episodes=1, out_dir=tmp_path, seed=0, max_steps=10)
     with pytest.raises(UserError, match="no skill labels"):

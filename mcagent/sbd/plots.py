@@ -50,6 +50,9 @@ def plot_trace(episode: Episode, trace: BoundaryResult, rule: BoundaryRule,
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    # Written beside and renamed, so a failed run never leaves a half-written picture.
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    fig.savefig(tmp)
     plt.close(fig)
+    os.replace(tmp, path)
     return path

@@ -219,8 +219,14 @@ def _run_on_ray(jobs: list[SegmentJob], workers: int, address: str | None, bar,
                 pending[remote.remote(job)] = job
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
-                pending.pop(ref)
-                results.append(ray.get(ref))
+                job = pending.pop(ref)
+                try:
+                    results.append(ray.get(ref))
+                except ray.exceptions.RayError as err:
+                    # A crashed worker or a bug: name the recording, finish the others.
+                    first = str(err).strip().splitlines()[-1] if str(err).strip() else ""
+                    results.append({"recording": job.recording,
+                                    "error": f"{job.recording}: {type(err).__name__}: {first}"})
                 bar.update(1)
         return sorted(results, key=lambda r: r["recording"])
     finally:
