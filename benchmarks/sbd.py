@@ -12,7 +12,14 @@ dynamics model labels its actions (their accuracy against the true actions is
 reported), and the labelled recording is segmented in the loss mode, as a
 video from elsewhere would be.
 
+With --speed it measures instead how fast `segment` runs (loss+info mode,
+model loading and video decoding included, Python's start not): frames per
+second in this process, then on a local Ray cluster with 1 and with 2 workers
+(the cluster's start timed apart), with the load average before and after, as
+other work on a shared machine slows every figure.
+
     python benchmarks/sbd.py TRUTH [TRUTH...] [--model checkpoints/sbd] [--workers 2] [--idm]
+    python benchmarks/sbd.py TRUTH [TRUTH...] --speed [--repeat 3]
 """
 
 from __future__ import annotations
@@ -69,6 +76,41 @@ def idm_run(truth, model_dir: Path, tmp: Path, workers: int) -> tuple[dict, Path
     return {"action_accuracy": round(right / total, 4), "label_seconds": seconds}, out
 
 
+def speed_run(truth, model_dir: Path, tmp: Path, repeat: int) -> dict:
+    """Frames per second of `segment` in this process and on Ray with 1 and 2 workers (best of
+    `repeat` runs each)."""
+    import os
+
+    import ray
+
+    frames = sum(read_recording(stem, check_video=False).meta.frames
+                 for stem in find_recordings(truth))
+
+    def best_fps(workers: int, address: str | None = None) -> int:
+        times = []
+        for i in range(repeat):
+            started = time.perf_counter()
+            segment_many(truth, tmp / f"{address}-{workers}-{i}", model_dir=model_dir,
+                         workers=workers, address=address)
+            times.append(time.perf_counter() - started)
+        return round(frames / min(times))
+
+    load_before = os.getloadavg()
+    figures = {"frames": frames, "cpus": os.cpu_count(), "in_process_fps": best_fps(1)}
+    started = time.perf_counter()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        figures["ray_start_seconds"] = round(time.perf_counter() - started, 1)
+        # address "auto": on the cluster started above, with one worker too
+        figures["ray_fps"] = {w: best_fps(w, "auto") for w in (1, 2)}
+    finally:
+        ray.shutdown()
+    figures["ray_scaling_1_to_2"] = round(figures["ray_fps"][2] / figures["ray_fps"][1], 2)
+    figures["load_average_before"] = [round(x, 2) for x in load_before]
+    figures["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("truth", nargs="+", help="skill-labelled recordings or folders of them")
@@ -77,8 +119,25 @@ def main() -> None:
     parser.add_argument("--label", default="", help="a note stored with the figures")
     parser.add_argument("--idm", action="store_true",
                         help="also segment the mp4s with actions from the inverse dynamics model")
+    parser.add_argument("--speed", action="store_true",
+                        help="measure frames per second instead (in process, Ray 1 and 2 workers)")
+    parser.add_argument("--repeat", type=int, default=3, help="--speed: best of this many runs")
     args = parser.parse_args()
     model_dir = Path(args.model) if args.model else default_model_dir()
+    if args.speed:
+        with tempfile.TemporaryDirectory() as tmp:
+            figures = speed_run(args.truth, model_dir, Path(tmp), args.repeat)
+        print(f"segment, loss+info, {figures['frames']} frames, {figures['cpus']} CPUs, "
+              f"load average {figures['load_average_before']} before, "
+              f"{figures['load_average_after']} after")
+        print(f"in process      {figures['in_process_fps']:6d} frames/s")
+        for workers, fps in figures["ray_fps"].items():
+            print(f"Ray, {workers} worker{'s' if workers > 1 else ' '}  {fps:6d} frames/s")
+        print(f"Ray scaling 1 -> 2 workers: x{figures['ray_scaling_1_to_2']} (cluster start "
+              f"{figures['ray_start_seconds']} s, not counted)")
+        append_history({"label": args.label, "truth": [str(t) for t in args.truth],
+                        "speed": figures})
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         preds, timings, rules = [], {}, {}
@@ -115,11 +174,15 @@ def main() -> None:
               f"({idm['label_seconds']} s); their segmentation is the row "
               f"'sbd-loss (idm_loss)'")
 
+    append_history({"label": args.label, "truth": [str(t) for t in args.truth], "rules": rules,
+                    "segmentation_seconds": timings, "models": models, "idm": idm, **result})
+
+
+def append_history(figures: dict) -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True, cwd=Path(__file__).parent).stdout.strip()
     record = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "commit": commit,
-              "label": args.label, "truth": [str(t) for t in args.truth], "rules": rules,
-              "segmentation_seconds": timings, "models": models, "idm": idm, **result}
+              **figures}
     with open(HISTORY, "a", encoding="utf-8") as f:
         f.write(json.dumps(record) + "\n")
 

@@ -197,6 +197,37 @@ def test_unreadable_files_are_named(recordings, models, tmp_path):
         load_model(broken, ACTION_MODEL)
 
 
+def test_fast_decoding_and_scoring_match_the_plain_ones(recordings, models):
+    """OpenCV decoding gives ffmpeg's pixels; the GRU run ahead in blocks gives the losses of
+    one step at a time, across resets."""
+    import torch
+    from torch.nn import functional as F
+
+    from mcagent.sbd.data import decode_frames, load_episode
+    from mcagent.sbd.segment import ModelScorer
+
+    rec = read_recording(recordings / "crafter-expert-s1")
+    assert np.array_equal(decode_frames(rec), rec.frames())
+    model, _ = load_model(models, ACTION_MODEL)
+    episode = load_episode(rec, model.config.action_names, model.config.frame_size)
+    scorer = ModelScorer(model, episode, first_block=4, max_block=8)
+    resets = {0, 7, 8, 30}
+    state, prev, got, want = None, model.n_actions, [], []
+    for t in range(len(episode)):
+        if t in resets:
+            scorer.reset()
+            state, prev = None, model.n_actions
+        got.append(scorer.score(t))
+        with torch.no_grad():
+            logits, state = model(torch.from_numpy(episode.frames[t][None, None]),
+                                  torch.tensor([[prev]]), state)
+        want.append(float(-F.log_softmax(logits[0, 0], -1)[episode.actions[t]]))
+        prev = int(episode.actions[t])
+    assert np.allclose(got, want, atol=1e-5)
+    with pytest.raises(ValueError, match="in order"):
+        scorer.score(2)
+
+
 def bad_folder(recordings, folder):
     """A folder of one good recording and one of each fault a user's files can have."""
     import shutil

@@ -9,8 +9,12 @@ from mcagent.errors import UserError
 
 
 def cmd_segment(args: argparse.Namespace) -> int:
+    import os
+
     from mcagent.sbd.segment import segment_many
 
+    # A broken mp4 is reported once, by name; OpenCV's ffmpeg would also print its own lines.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     results = segment_many(args.input, args.out, model_dir=args.model, mode=args.mode,
                            gap=args.gap, min_length=args.min_length, plot=args.plot,
                            workers=args.workers, address=args.address, progress=not args.quiet)

@@ -60,34 +60,57 @@ def rule_for(model_dir: str | os.PathLike, mode: str, gap: float | None = None,
 
 
 class ModelScorer:
-    """Scores a recording's actions with the action model, one frame at a time.
+    """Scores a recording's actions with the action model, frame after frame since each reset.
 
-    Frames are encoded all at once (the encoder has no memory); the GRU then
-    steps through them, and `reset` empties its state and the previous action.
+    Frames are encoded all at once (the encoder has no memory). The GRU then
+    runs ahead over a block of frames in one call, which is much cheaper than
+    one call per frame; `reset` drops what it ran ahead (the rule moved on to a
+    new segment) and empties its memory and the previous action. The block
+    doubles while no reset comes, from `first_block` up to `max_block` frames.
     """
 
-    def __init__(self, model: ActionModel, episode: Episode):
+    def __init__(self, model: ActionModel, episode: Episode, first_block: int = 16,
+                 max_block: int = 256):
         self.model = model
-        self.actions = episode.actions
-        with torch.no_grad():
+        self.first_block, self.max_block = first_block, max_block
+        device = next(model.parameters()).device
+        actions = torch.from_numpy(np.asarray(episode.actions, np.int64)).to(device)
+        self.actions = actions[:, None]
+        # The previous action of each frame when the segment goes on; a start token after a reset.
+        self.prev = torch.cat([actions.new_full((1,), model.n_actions), actions[:-1]])
+        with torch.inference_mode():
             frames = torch.from_numpy(np.ascontiguousarray(episode.frames))
-            device = next(model.parameters()).device
             self.features = torch.cat([model.encoder(chunk.to(device))
                                        for chunk in frames.split(256)])
         self.reset()
 
     def reset(self) -> None:
         self.state = None
-        self.prev = self.model.n_actions
+        self.ahead: list[float] = []   # losses of frames ahead_start, ahead_start + 1, ...
+        self.ahead_start = 0
+        self.block = self.first_block
 
     def score(self, t: int) -> float:
-        with torch.no_grad():
-            prev = torch.tensor([[self.prev]], device=self.features.device)
-            logits, self.state = self.model.step_features(self.features[t][None, None], prev,
-                                                          self.state)
-            loss = -F.log_softmax(logits[0, 0], -1)[int(self.actions[t])]
-        self.prev = int(self.actions[t])
-        return float(loss)
+        i = t - self.ahead_start
+        if 0 <= i < len(self.ahead):
+            return self.ahead[i]
+        if self.state is not None and i != len(self.ahead):
+            raise ValueError(f"frames are scored in order after a reset: {t} after "
+                             f"{self.ahead_start + len(self.ahead) - 1}")
+        self._run_ahead(t)
+        return self.ahead[0]
+
+    def _run_ahead(self, t: int) -> None:
+        stop = min(len(self.features), t + self.block)
+        prev = self.prev[t:stop].clone()
+        if self.state is None:
+            prev[0] = self.model.n_actions
+        with torch.inference_mode():
+            logits, self.state = self.model.step_features(self.features[None, t:stop],
+                                                          prev[None], self.state)
+            losses = -F.log_softmax(logits[0], -1).gather(1, self.actions[t:stop])[:, 0]
+        self.ahead, self.ahead_start = losses.tolist(), t
+        self.block = min(2 * self.block, self.max_block)
 
 
 def segment_episode(episode: Episode, model: ActionModel | None, rule: BoundaryRule
