@@ -87,6 +87,8 @@ def test_event_boundaries_follow_the_last_frame_of_each_run_of_like_events():
               ["defeat_zombie"], []]
     # the two collect_wood frames are one run (ends at 3); hurt is not a skill event
     assert event_boundaries(events) == [4, 6, 7, 10]
+    # like events far apart are separate skills
+    assert event_boundaries(events, run_gap=1) == [2, 4, 6, 7, 10]
 
 
 def test_an_event_on_the_last_frame_makes_no_boundary():
