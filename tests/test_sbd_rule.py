@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from mcagent.errors import UserError
-from mcagent.sbd.boundary import (BoundaryRule, boundaries_of_losses, event_boundaries,
-                                  find_boundaries, name_segment)
+from mcagent.sbd.boundary import (BoundaryRule, FixedLosses, boundaries_of_losses,
+                                  event_boundaries, find_boundaries, name_segment)
 from mcagent.sbd.evaluate import (Score, fixed_boundaries, match_boundaries, random_boundaries,
                                   score)
 from mcagent.sbd.segments import (FORMAT, Segment, Segmentation, read_segmentation,
@@ -209,3 +209,13 @@ def test_baseline_boundaries():
     assert fixed_boundaries(100, 32) == [32, 64, 96]
     b = random_boundaries(50, 7, np.random.default_rng(0))
     assert len(b) == len(set(b)) == 7 and all(0 < x < 50 for x in b)
+
+
+def test_a_one_frame_spike_is_no_boundary_when_confirmation_is_asked():
+    odd = [1.0] * 6 + [8.0] + [1.0] * 5           # one odd action, then the skill goes on
+    new = [1.0] * 6 + [8.0, 4.0] + [1.0] * 4      # the frame after is still surprising
+    for losses, want in ((odd, ()), (new, (6,))):
+        rule = BoundaryRule("loss", gap=2, min_length=1, confirm=-1.0)
+        assert find_boundaries(len(losses), FixedLosses(losses), rule).boundaries == want
+    plain = BoundaryRule("loss", gap=2, min_length=1)
+    assert find_boundaries(len(odd), FixedLosses(odd), plain).boundaries == (6,)

@@ -142,5 +142,5 @@ def world_actions(inputs: Iterable[str | os.PathLike]) -> tuple[str, tuple[str, 
     return first.meta.world, first.meta.action_names, first.meta.frame_size
 
 
-__all__ = ["Episode", "action_map", "decode_frames", "find_recordings", "load_episode", "load_episodes",
-           "resize_frames", "scan_recordings", "world_actions"]
+__all__ = ["Episode", "action_map", "decode_frames", "find_recordings", "load_episode",
+           "load_episodes", "resize_frames", "scan_recordings", "world_actions"]

@@ -19,8 +19,8 @@ import torch
 from torch.nn import functional as F
 
 from mcagent.errors import UserError
-from mcagent.sbd.boundary import (BoundaryResult, BoundaryRule, event_boundaries, find_boundaries,
-                                  name_segment)
+from mcagent.sbd.boundary import (CONFIRM, BoundaryResult, BoundaryRule, event_boundaries,
+                                  find_boundaries, name_segment)
 from mcagent.sbd.data import Episode, find_recordings, load_episode
 from mcagent.sbd.model import ACTION_MODEL, ActionModel, load_model, read_config
 from mcagent.sbd.segments import Segmentation, write_segmentation
@@ -54,7 +54,8 @@ def rule_for(model_dir: str | os.PathLike, mode: str, gap: float | None = None,
         tuned.update(notes.get("boundary", {}).get(mode, {}))
     try:
         return BoundaryRule(mode, tuned["gap"] if gap is None else gap,
-                            tuned["min_length"] if min_length is None else min_length)
+                            tuned["min_length"] if min_length is None else min_length,
+                            tuned.get("confirm", CONFIRM[mode]))
     except ValueError as err:
         raise UserError(str(err)) from None
 
@@ -138,6 +139,7 @@ class SegmentJob:
     gap: float
     min_length: int
     plot: bool = False
+    confirm: float | None = None
 
 
 def run_job(job: SegmentJob) -> dict[str, Any]:
@@ -154,7 +156,7 @@ def _ray_task(job: SegmentJob) -> dict[str, Any]:
 
 
 def _run_job(job: SegmentJob) -> dict[str, Any]:
-    rule = BoundaryRule(job.mode, job.gap, job.min_length)
+    rule = BoundaryRule(job.mode, job.gap, job.min_length, job.confirm)
     model = None
     if rule.uses_loss or job.plot:
         model, _ = load_model(job.model_dir, ACTION_MODEL)
@@ -196,7 +198,8 @@ def segment_many(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     # Absolute paths: a Ray worker may run in another folder.
     jobs = [SegmentJob(str(stem.resolve()), str(Path(out_dir).resolve()),
-                       str(model_dir.resolve()), rule.mode, rule.gap, rule.min_length, plot)
+                       str(model_dir.resolve()), rule.mode, rule.gap, rule.min_length, plot,
+                       rule.confirm)
             for stem in stems]
 
     from tqdm import tqdm

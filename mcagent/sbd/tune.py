@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from mcagent.errors import UserError
-from mcagent.sbd.boundary import MODES, BoundaryRule, event_boundaries, find_boundaries
+from mcagent.sbd.boundary import (CONFIRM, MODES, BoundaryRule, event_boundaries,
+                                  find_boundaries)
 from mcagent.sbd.data import load_episodes
 from mcagent.sbd.evaluate import TOLERANCE, Score, score
 from mcagent.sbd.model import ACTION_MODEL, load_model, update_notes
@@ -51,7 +52,7 @@ def tune(inputs: Sequence[str | os.PathLike], model_dir: str | os.PathLike,
     results: dict[str, dict] = {}
     for mode, gap, min_length in tqdm(grid, desc="tune", unit="setting", disable=not progress,
                                       dynamic_ncols=True):
-        rule = BoundaryRule(mode, gap, min_length)
+        rule = BoundaryRule(mode, gap, min_length, CONFIRM[mode])
         total = Score()
         for e, scorer, ev, truth in zip(episodes, scorers, events, truths):
             found = find_boundaries(len(e), scorer if rule.uses_loss else None, rule, ev)
