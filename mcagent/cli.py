@@ -74,10 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("suite", nargs="?", help="a suite name")
     p.set_defaults(run=cmd_tasks)
 
+    from mcagent.skills.cli import add_parser as add_skills
+
+    add_skills(sub)
+
     for name, text in (("segment", "cut recordings into skills with SBD"),
                        ("sbd", "train and evaluate the SBD models"),
-                       ("train", "train skill policies (BC, PPO)"),
-                       ("skills", "measure skill success rates and costs"),
                        ("graph", "build, check, score and draw skill graphs"),
                        ("plan", "plan a task on a skill graph"),
                        ("eval", "evaluate agents on task suites and write reports")):
