@@ -184,12 +184,15 @@ def skill_library(graph: str | pathlib.Path | None = None, *,
                   rules: CrafterRules | None = None) -> SkillLibrary:
     """The Crafter skill library, restricted to the skills of `graph` when one is given.
 
-    `graph="auto"` uses skill_graph/crafter.yaml when that file exists.
+    `graph="auto"` uses skill_graph/crafter.yaml when that file exists; None or
+    "none" uses every skill of the rules.
     """
     rules = rules or crafter_rules()
     settings = load_settings()
     skills = _skills_from_rules(rules, settings)
     source = rules.source
+    if graph in ("none", ""):
+        graph = None
     if graph == "auto":
         graph = DEFAULT_GRAPH if DEFAULT_GRAPH.exists() else None
     if graph is not None:

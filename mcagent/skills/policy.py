@@ -186,7 +186,8 @@ def load_policy(path: str | pathlib.Path, *, skills: Sequence[str] | None = None
     if missing or extra:
         raise UserError(f"{where}: tensors do not match the config: missing {missing}, "
                         f"unexpected {extra}")
-    for name, tensor in tensors.items():
+    for name in expected:   # in layer order: the first mismatch is the telling one
+        tensor = tensors[name]
         if tuple(tensor.shape) != tuple(expected[name].shape):
             raise UserError(f"{where}: tensor {name!r} has shape {list(tensor.shape)}, "
                             f"the config {path.with_suffix('.json').name} makes "
