@@ -87,7 +87,7 @@ class RolloutWorker:
                "done": np.empty((steps, n), np.float32)}
         episodes = []
         skills = torch.full((n,), self.skill_id, dtype=torch.long)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for t in range(steps):
             with torch.no_grad():
                 logits, value = self.policy(torch.as_tensor(self.image),
@@ -112,6 +112,7 @@ class RolloutWorker:
         out["last_value"] = last_value.numpy()
         out["episodes"] = episodes
         out["seconds"] = time.perf_counter() - started
+        out["cpu_seconds"] = time.process_time() - cpu
         return out
 
 
