@@ -32,7 +32,6 @@ sys.path.insert(0, str(ROOT))
 
 def measure(workers: int, args) -> dict:
     import ray
-    import torch
 
     from mcagent.skills.ppo import PPOArgs, RolloutWorker, make_policy
 
@@ -52,7 +51,6 @@ def measure(workers: int, args) -> dict:
     wall = time.perf_counter() - start
     for a in actors:
         ray.kill(a)
-    del torch
     return {"workers": workers, "steps": int(steps), "wall_s": round(wall, 2),
             "steps_per_s": round(steps / wall, 1),
             "steps_per_cpu_s_per_worker": round(steps / cpu, 1)}

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 import yaml
 
 from mcagent.skills.env import SkillEnv
+from mcagent.skills.files import write_atomic
 from mcagent.skills.library import skill_library
 from mcagent.skills.runner import load_skill_set
 
@@ -108,9 +109,7 @@ def write_results(results: Sequence[dict], out_dir: pathlib.Path, source: str, t
     for name, text in ((f"evaluation{tag}.json", json.dumps(list(results), indent=1) + "\n"),
                        (f"costs{tag}.yaml",
                         yaml.safe_dump(costs_document(results, provenance), sort_keys=False))):
-        tmp = out_dir / f".{name}.tmp"
-        tmp.write_text(text)
-        tmp.replace(out_dir / name)
+        write_atomic(out_dir / name, text)
 
 
 def table(results: Sequence[dict]) -> str:

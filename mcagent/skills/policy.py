@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from mcagent.errors import UserError
+from mcagent.skills.files import read_versioned_json, write_atomic
 
 CHECKPOINT_FORMAT = "mcagent-skill-policy/1"
 
@@ -129,20 +130,13 @@ def save_policy(policy: SkillPolicy, path: str | pathlib.Path, **training: objec
     tmp = path.with_name(f".{path.name}.tmp")
     save_file(tensors, str(tmp))
     tmp.replace(path.with_suffix(".safetensors"))
-    path.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
+    write_atomic(path.with_suffix(".json"), json.dumps(meta, indent=1) + "\n")
     return path.with_suffix(".safetensors")
 
 
 def read_checkpoint_config(path: str | pathlib.Path) -> tuple[PolicyConfig, dict]:
     path = pathlib.Path(path).with_suffix(".json")
-    try:
-        meta = json.loads(path.read_text())
-    except OSError as error:
-        raise UserError(f"cannot read checkpoint config {path}: {error.strerror}") from error
-    except json.JSONDecodeError as error:
-        raise UserError(f"{path}: not valid JSON: {error}") from error
-    if meta.get("format") != CHECKPOINT_FORMAT:
-        raise UserError(f"{path}: expected format {CHECKPOINT_FORMAT!r}, got {meta.get('format')!r}")
+    meta = read_versioned_json(path, "checkpoint config", CHECKPOINT_FORMAT)
     return PolicyConfig.from_json(meta["config"], str(path)), meta.get("training", {})
 
 

@@ -14,6 +14,7 @@ import pathlib
 
 from mcagent.errors import UserError
 from mcagent.recordings.format import Recording, scan_recordings
+from mcagent.skills.files import read_versioned_json, write_atomic
 
 SEGMENTS_FORMAT = "mcagent-segments/1"
 SUFFIX = ".segments.json"
@@ -56,9 +57,7 @@ def write_segmentation(segmentation: Segmentation, folder: str | pathlib.Path) -
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{segmentation.video}{SUFFIX}"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(segmentation.to_json()) + "\n")
-    tmp.replace(path)
+    write_atomic(path, json.dumps(segmentation.to_json()) + "\n")
     return path
 
 
@@ -73,14 +72,7 @@ def label_segments(recordings: str | pathlib.Path, out: str | pathlib.Path) -> l
 def read_segmentation(path: str | pathlib.Path) -> Segmentation:
     """Read and check one segments file: in order, contiguous, covering every frame once."""
     path = pathlib.Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except OSError as error:
-        raise UserError(f"cannot read segments file {path}: {error.strerror}") from error
-    except json.JSONDecodeError as error:
-        raise UserError(f"{path}: not valid JSON: {error}") from error
-    if data.get("format") != SEGMENTS_FORMAT:
-        raise UserError(f"{path}: expected format {SEGMENTS_FORMAT!r}, got {data.get('format')!r}")
+    data = read_versioned_json(path, "segments file", SEGMENTS_FORMAT)
     try:
         frames = int(data["frames"])
         segments = tuple(Segment(int(s["start"]), int(s["end"]), s.get("skill"))

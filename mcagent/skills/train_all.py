@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from mcagent.skills.bc import BCArgs, train_bc
+from mcagent.skills.files import write_atomic
 from mcagent.skills.policy import read_checkpoint_config
 from mcagent.skills.ppo import PPOArgs, train_ppo
 
@@ -53,9 +54,7 @@ def train_all(skills: Sequence[str], *, out: str, ppo: PPOArgs, bc: BCArgs | Non
         results.append(result)
         if on_result:
             on_result(result)
-        tmp = out_dir / ".training.json.tmp"
-        tmp.write_text(json.dumps(results, indent=1) + "\n")
-        tmp.replace(out_dir / "training.json")
+        write_atomic(out_dir / "training.json", json.dumps(results, indent=1) + "\n")
 
     init = None
     if bc is not None:
