@@ -55,6 +55,7 @@ class PPOArgs:
     logdir: str | None = "runs/skills"  # TensorBoard root; None for none
     device: str = "auto"                # learner device: cpu, cuda, auto
     seed: int = 0                       # seeds torch; worker i seeds its envs from seed and i
+    save_every: int = 10                # write the checkpoint every this many updates (and at the end)
     address: str | None = None          # Ray address (auto: a running cluster); None: start one
     graph: str | None = "auto"          # skill graph that names the skills
 
@@ -236,13 +237,15 @@ def train_ppo(args: PPOArgs, progress: Callable[[int, dict], None] | None = None
         if progress:
             progress(steps, stats)
         log.info("%s: %s", args.skill, stats)
+        if iteration % args.save_every == 0 or steps >= args.total_steps:
+            path = save_policy(policy, pathlib.Path(args.out) / "ppo" / args.skill,
+                               algorithm="ppo", skill=args.skill, args=dataclasses.asdict(args),
+                               env_steps=steps, wall_s=round(time.time() - started, 1),
+                               final=stats)
 
     if writer:
         writer.close()
     wall = time.time() - started
-    path = save_policy(policy.cpu(), pathlib.Path(args.out) / "ppo" / args.skill, algorithm="ppo",
-                       skill=args.skill, args=dataclasses.asdict(args), env_steps=steps,
-                       wall_s=round(wall, 1), final=stats)
     if args.workers > 0:
         for w in workers:
             ray.kill(w)
