@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from mcagent.errors import UserError
 from mcagent.skills.env import SkillEnv
 from mcagent.skills.library import skill_library
 from mcagent.skills.policy import (PolicyConfig, SkillPolicy, load_policy, policy_config_for,
@@ -139,7 +140,7 @@ def make_policy(args: PPOArgs) -> SkillPolicy:
     library = skill_library(args.graph)
     spec = library[args.skill]
     if not spec.learned:
-        raise ValueError(f"{args.skill} is a {spec.kind} skill: a guarded action, nothing to train")
+        raise UserError(f"{args.skill} is a {spec.kind} skill: a guarded action, nothing to train")
     rules = crafter_rules()
     if args.init:
         return load_policy(args.init, skills=[args.skill], action_names=rules.actions,
