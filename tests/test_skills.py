@@ -255,3 +255,13 @@ def test_whole_training_path_on_a_local_ray_cluster(recordings, tmp_path):
         assert set(costs["skills"]) == {"collect_wood", "place_table"}
     finally:
         ray.shutdown()
+
+
+def test_a_graph_restricts_the_library_and_unknown_skills_are_rejected(tmp_path):
+    graph = tmp_path / "g.yaml"
+    graph.write_text("find_tree: {skill_type: 0, obtain: {tree_nearby: 1}}\n"
+                     "collect_wood: {skill_type: 1, consume: {tree_nearby: 1}, obtain: {wood: 1}}\n")
+    assert list(skill_library(graph).skills) == ["find_tree", "collect_wood"]
+    graph.write_text("find_tree: {skill_type: 0}\nfly_away: {skill_type: 1}\n")
+    with pytest.raises(UserError, match=r"\['fly_away'\] have no runner"):
+        skill_library(graph)
