@@ -78,14 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     from mcagent.graph.cli import add_parser as add_graph_parser
     from mcagent.planner.cli import add_parser as add_plan_parser
     from mcagent.sbd.cli import add_parser as add_sbd_parser
+    from mcagent.skills.cli import add_parser as add_skills_parser
 
     add_graph_parser(sub)
     add_plan_parser(sub)
     add_sbd_parser(sub)
+    add_skills_parser(sub)
 
-    for name, text in (("train", "train skill policies (BC, PPO)"),
-                       ("skills", "measure skill success rates and costs"),
-                       ("eval", "evaluate agents on task suites and write reports")):
+    for name, text in (("eval", "evaluate agents on task suites and write reports"),):
         p = sub.add_parser(name, help=f"{text} (not yet available)")
         p.set_defaults(run=_not_yet(name))
     return parser
