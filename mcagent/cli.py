@@ -103,6 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"mcagent {args.command}: interrupted", file=sys.stderr)
         return 130
+    except SystemError as error:
+        # Ctrl-C inside a numba-compiled function surfaces as a SystemError around it.
+        if not isinstance(error.__context__, KeyboardInterrupt):
+            raise
+        print(f"mcagent {args.command}: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # output piped into `head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 0
