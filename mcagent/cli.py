@@ -78,14 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     from mcagent.graph.cli import add_parser as add_graph_parser
     from mcagent.planner.cli import add_parser as add_plan_parser
     from mcagent.sbd.cli import add_parser as add_sbd_parser
+    from mcagent.skills.cli import add_parser as add_skills_parser
 
     add_graph_parser(sub)
     add_plan_parser(sub)
     add_sbd_parser(sub)
+    add_skills_parser(sub)
 
-    for name, text in (("train", "train skill policies (BC, PPO)"),
-                       ("skills", "measure skill success rates and costs"),
-                       ("eval", "evaluate agents on task suites and write reports")):
+    for name, text in (("eval", "evaluate agents on task suites and write reports"),):
         p = sub.add_parser(name, help=f"{text} (not yet available)")
         p.set_defaults(run=_not_yet(name))
     return parser
@@ -101,6 +101,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mcagent {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        print(f"mcagent {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except SystemError as error:
+        # Ctrl-C inside a numba-compiled function surfaces as a SystemError around it.
+        if not isinstance(error.__context__, KeyboardInterrupt):
+            raise
         print(f"mcagent {args.command}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into `head`: the reader has what it wanted

@@ -173,11 +173,15 @@ def test_ctrl_c_during_record_leaves_no_files(tmp_path):
         [sys.executable, "-m", "mcagent.cli", "record", "--player", "expert", "--seed", "100",
          "--task", "collect_diamond", "-q", "--out", str(out)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not list(out.glob(".*.partial.mp4")):  # mid-episode: ffmpeg is writing
+    deadline = time.monotonic() + 120
+
+    def lines_written():
+        partial = list(out.glob(".*.partial.jsonl"))
+        return sum(1 for _ in open(partial[0], "rb")) if partial else 0
+
+    while lines_written() < 20:  # well into the episode: ffmpeg is writing
         assert time.monotonic() < deadline and process.poll() is None
         time.sleep(0.05)
-    time.sleep(0.2)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr

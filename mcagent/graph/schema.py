@@ -164,6 +164,19 @@ def graph_from_dict(data: object, source: str = "<graph>", world: str | None = N
     return SkillGraph(skills, world or header.get("world", "minecraft"), provenance)
 
 
+def read_data_file(path: pathlib.Path, what: str):
+    """The parsed content of a YAML file (JSON for `.json`); a clear error names the file."""
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise UserError(f"cannot read {what} {path}: {error.strerror}") from error
+    try:
+        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as error:
+        raise UserError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: "
+                        f"{error}") from error
+
+
 def load_graph(path: str | pathlib.Path, world: str | None = None, *, check: bool = False) -> SkillGraph:
     """Read a graph from YAML (Plan4MC's or mcagent's) or JSON.
 
@@ -172,15 +185,7 @@ def load_graph(path: str | pathlib.Path, world: str | None = None, *, check: boo
     raise one UserError listing every error, each naming its skill and field.
     """
     path = pathlib.Path(path)
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise UserError(f"cannot read skill graph {path}: {error.strerror}") from error
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as error:
-        raise UserError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: "
-                        f"{error}") from error
+    data = read_data_file(path, "skill graph")
     graph = graph_from_dict(data, str(path), world)
     if check:
         from mcagent.graph.check import raise_on_errors

@@ -38,7 +38,7 @@ from collections.abc import Mapping
 import yaml
 
 from mcagent.errors import UnknownNameError, UserError
-from mcagent.graph.schema import SkillGraph
+from mcagent.graph.schema import SkillGraph, read_data_file
 
 COSTS_FORMAT = "mcagent-skill-costs/1"
 
@@ -145,16 +145,7 @@ def costs_from_dict(data: object, source: str = "<costs>") -> SkillCosts:
 def load_costs(path: str | pathlib.Path, graph: SkillGraph | None = None) -> SkillCosts:
     """Read a costs file (YAML, or JSON for .json), checked against `graph` when given."""
     path = pathlib.Path(path)
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise UserError(f"cannot read skill costs {path}: {error.strerror}") from error
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as error:
-        raise UserError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: "
-                        f"{error}") from error
-    costs = costs_from_dict(data, str(path))
+    costs = costs_from_dict(read_data_file(path, "skill costs"), str(path))
     if graph is not None:
         costs.check(graph, str(path))
     return costs

@@ -1,0 +1,96 @@
+"""Skill rollout throughput: environment steps per second with 1 and 2 Ray rollout actors.
+
+Each actor is a `mcagent.skills.ppo.RolloutWorker` holding `--envs` SkillEnvs
+of one skill (default collect_wood, target-nearby starts, episode resets
+included) and a copy of the policy (CPU torch, one thread); the driver sends
+the weights and collects `--rollout-len` steps per env, as PPO does, `--rounds`
+times after one warm-up round. Figures: wall-clock steps/s of the whole
+collection (what PPO gets), and steps per CPU second inside the actors (what
+the machine's load does not hide). The load average at start and end is kept:
+on a shared machine, compare the ratio of one run. Appends one JSON line to
+benchmarks/skills_rollout.history.jsonl.
+
+    python benchmarks/skills_rollout.py                 # about 2 minutes
+    python benchmarks/skills_rollout.py --rounds 2 --no-history
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+HISTORY = ROOT / "benchmarks" / "skills_rollout.history.jsonl"
+sys.path.insert(0, str(ROOT))
+
+
+def measure(workers: int, args) -> dict:
+    import ray
+
+    from mcagent.skills.ppo import PPOArgs, RolloutWorker, make_policy
+
+    policy = make_policy(PPOArgs(skill=args.skill, graph=None))
+    weights = {k: v.numpy() for k, v in policy.state_dict().items()}
+    actor = ray.remote(num_cpus=1)(RolloutWorker)
+    actors = [actor.remote(args.skill, policy.config.to_json(), args.envs, i, 0.05, None)
+              for i in range(workers)]
+    ref = ray.put(weights)
+    ray.get([a.sample.remote(ref, args.rollout_len) for a in actors])   # warm-up
+    steps = cpu = 0.0
+    start = time.perf_counter()
+    for _ in range(args.rounds):
+        for out in ray.get([a.sample.remote(ref, args.rollout_len) for a in actors]):
+            steps += out["action"].size
+            cpu += out["cpu_seconds"]
+    wall = time.perf_counter() - start
+    for a in actors:
+        ray.kill(a)
+    return {"workers": workers, "steps": int(steps), "wall_s": round(wall, 2),
+            "steps_per_s": round(steps / wall, 1),
+            "steps_per_cpu_s_per_worker": round(steps / cpu, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skill", default="collect_wood")
+    parser.add_argument("--envs", type=int, default=8, help="environments per actor")
+    parser.add_argument("--rollout-len", type=int, default=64, help="steps per env per round")
+    parser.add_argument("--rounds", type=int, default=6, help="measured rounds")
+    parser.add_argument("--no-history", action="store_true")
+    args = parser.parse_args()
+    import ray
+
+    load_start = os.getloadavg()[0]
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    runs = [measure(1, args), measure(2, args)]
+    ray.shutdown()
+    load_end = os.getloadavg()[0]
+    speedup = runs[1]["steps_per_s"] / runs[0]["steps_per_s"]
+    print(f"skill {args.skill}, {args.envs} envs per actor, {args.rollout_len} steps per round, "
+          f"{args.rounds} rounds; load average {load_start:.1f} -> {load_end:.1f} "
+          f"on {os.cpu_count()} cores")
+    print("| actors | steps/s (wall) | steps per CPU-second per actor |")
+    print("| --- | --- | --- |")
+    for r in runs:
+        print(f"| {r['workers']} | {r['steps_per_s']} | {r['steps_per_cpu_s_per_worker']} |")
+    print(f"speed-up 2 vs 1 actor: {speedup:.2f}x")
+    if not args.no_history:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                capture_output=True, text=True).stdout.strip()
+        line = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                "commit": commit, "cores": os.cpu_count(), "load_avg_1min_start": load_start,
+                "load_avg_1min_end": load_end, "skill": args.skill, "envs": args.envs,
+                "rollout_len": args.rollout_len, "rounds": args.rounds, "runs": runs,
+                "speedup_2_vs_1": round(speedup, 2)}
+        with HISTORY.open("a") as f:
+            f.write(json.dumps(line) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Skill statistics: success rate and mean steps of each skill over many trials, for the planner.
+
+Each skill runs `trials` episodes of `SkillEnv` (its own starts and budget, no
+shaping) as one Ray task. Results are written as they arrive: a report
+(`evaluation.json`: every figure, per skill) and the planner's costs file
+(`costs.yaml`, format `mcagent-skill-costs/1`: mean steps per attempt and the
+success rate, smoothed as (s + 1) / (n + 2) when no trial succeeded).
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import time
+from collections.abc import Callable, Sequence
+
+import yaml
+
+from mcagent.skills.env import SkillEnv
+from mcagent.skills.files import write_atomic
+from mcagent.skills.library import skill_library
+from mcagent.skills.runner import load_skill_set
+
+COSTS_FORMAT = "mcagent-skill-costs/1"
+
+
+def evaluate_skill(skill: str, folder: str, source: str = "best", trials: int = 100,
+                   seed: int = 10_000, graph: str | None = "auto", greedy: bool = False) -> dict:
+    """Run one skill `trials` times from its start; seeds differ from training's."""
+    import torch
+
+    torch.set_num_threads(1)
+    started = time.time()
+    library = skill_library(graph)
+    spec = library[skill]
+    runners = load_skill_set(library, folder, source, skills=[skill], greedy=greedy)
+    result = {"skill": skill, "kind": spec.kind, "budget": spec.budget, "trials": 0,
+              "successes": 0, "source": source}
+    if skill not in runners:
+        result["error"] = f"no {source} checkpoint in {folder}"
+        return result
+    runner = runners[skill]
+    env = SkillEnv(spec, shaping=0.0)
+    steps, success_steps = [], []
+    for trial in range(trials):
+        obs, info = env.reset(seed=seed + trial)
+        n, done, success = 0, False, False
+        while not done:
+            action = runner.act(obs, info)
+            if action is None:          # the guard failed: the skill cannot run here
+                break
+            obs, _, terminated, truncated, info = env.step(env.action_names.index(action))
+            n += 1
+            done = terminated or truncated
+            success = info["skill_success"]
+        steps.append(max(n, 1))
+        if success:
+            success_steps.append(n)
+    result.update(trials=trials, successes=len(success_steps),
+                  success_rate=len(success_steps) / trials,
+                  steps=sum(steps) / trials,
+                  steps_success=(sum(success_steps) / len(success_steps)) if success_steps else None,
+                  checkpoint=runner.checkpoint or "guarded action",
+                  wall_s=round(time.time() - started, 1))
+    return result
+
+
+def costs_document(results: Sequence[dict], source: str) -> dict:
+    """The planner's costs file from evaluation results (skills never run are left out)."""
+    skills = {}
+    for r in results:
+        if not r.get("trials"):
+            continue
+        rate = r["success_rate"] or (r["successes"] + 1) / (r["trials"] + 2)
+        skills[r["skill"]] = {"steps": round(float(r["steps"]), 2),
+                              "success_rate": round(float(rate), 4), "trials": r["trials"]}
+    return {"format": COSTS_FORMAT, "world": "crafter", "source": source, "skills": skills}
+
+
+def evaluate_skills(skills: Sequence[str], folder: str, *, source: str = "best",
+                    trials: int = 100, out: str | None = None, address: str | None = None,
+                    graph: str | None = "auto", greedy: bool = False,
+                    on_result: Callable[[dict], None] | None = None) -> list[dict]:
+    """Evaluate skills in parallel Ray tasks (1 CPU each); write the report and costs as they finish."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False)
+    task = ray.remote(num_cpus=1)(evaluate_skill)
+    pending = [task.remote(s, str(pathlib.Path(folder).resolve()), source, trials,
+                           graph=graph, greedy=greedy) for s in skills]
+    results = []
+    out_dir = pathlib.Path(out or folder)
+    while pending:
+        done, pending = ray.wait(pending)
+        result = ray.get(done[0])
+        results.append(result)
+        if on_result:
+            on_result(result)
+        write_results(results, out_dir, source, trials)
+    order = {s: i for i, s in enumerate(skills)}
+    return sorted(results, key=lambda r: order[r["skill"]])
+
+
+def write_results(results: Sequence[dict], out_dir: pathlib.Path, source: str, trials: int) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tag = "" if source == "best" else f"_{source}"
+    provenance = f"mcagent skills evaluate, {trials} trials per skill, {source} checkpoints"
+    for name, text in ((f"evaluation{tag}.json", json.dumps(list(results), indent=1) + "\n"),
+                       (f"costs{tag}.yaml",
+                        yaml.safe_dump(costs_document(results, provenance), sort_keys=False))):
+        write_atomic(out_dir / name, text)
+
+
+def table(results: Sequence[dict]) -> str:
+    """A Markdown table of the results."""
+    lines = ["| skill | kind | success | mean steps | steps when done | budget | trials |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in results:
+        if not r.get("trials"):
+            lines.append(f"| {r['skill']} | {r['kind']} | - | - | - | {r['budget']} | 0 |")
+            continue
+        done = f"{r['steps_success']:.1f}" if r["steps_success"] is not None else "-"
+        lines.append(f"| {r['skill']} | {r['kind']} | {r['success_rate']:.0%} | {r['steps']:.1f} "
+                     f"| {done} | {r['budget']} | {r['trials']} |")
+    return "\n".join(lines)

@@ -1,0 +1,29 @@
+"""Small file helpers of the skills package: versioned JSON in, atomic text out."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+from mcagent.errors import UserError
+
+
+def read_versioned_json(path: pathlib.Path, what: str, fmt: str) -> dict:
+    """A JSON object whose "format" must be `fmt`; errors name the file and the problem."""
+    try:
+        data = json.loads(path.read_text())
+    except OSError as error:
+        raise UserError(f"cannot read {what} {path}: {error.strerror}") from error
+    except json.JSONDecodeError as error:
+        raise UserError(f"{path}: not valid JSON: {error}") from error
+    if not isinstance(data, dict) or data.get("format") != fmt:
+        got = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise UserError(f"{path}: expected format {fmt!r}, got {got!r}")
+    return data
+
+
+def write_atomic(path: pathlib.Path, text: str) -> None:
+    """Write `text` under a hidden name, then move it into place: readers never see half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)

@@ -1,0 +1,268 @@
+"""The skill library: every Crafter skill with its kind, success test, step budget and start.
+
+Skills come from Crafter's rules (`crafter_rules()`), named as the skill graph
+names them: `find_<thing>` for each material a collect rule mines and each
+creature, `collect_<item>` for each collect rule, `place_<name>` and
+`make_<tool>` for each place and make rule, and the manipulation skills of
+`skills.yaml` (eating, fighting, waking up). Given a skill graph
+(`skill_graph/crafter.yaml`), the library holds that graph's skills and
+rejects any it cannot run.
+
+Crafting and placing skills are single game actions guarded by their
+preconditions (`GuardedSkill`). Finding and manipulation skills are learned
+policies on the frame and the inventory (`mcagent.skills.policy`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import pathlib
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
+
+import numpy as np
+import yaml
+
+from mcagent.errors import UnknownNameError, UserError
+from mcagent.worlds.rules import CrafterRules, crafter_rules
+
+SETTINGS_PATH = pathlib.Path(__file__).parent / "skills.yaml"
+SETTINGS_FORMAT = "mcagent-skill-settings/1"
+KINDS = ("finding", "manipulation", "placing", "crafting")
+LEARNED_KINDS = ("finding", "manipulation")
+DEFAULT_GRAPH = pathlib.Path("skill_graph") / "crafter.yaml"
+
+# The skills of the issue's tables: the tech tree to the diamond, and survival.
+DIAMOND_CHAIN = ("find_tree", "collect_wood", "place_table", "make_wood_pickaxe",
+                 "find_stone", "collect_stone", "make_stone_pickaxe", "place_furnace",
+                 "find_coal", "collect_coal", "find_iron", "collect_iron",
+                 "make_iron_pickaxe", "find_diamond", "collect_diamond")
+SURVIVAL = ("find_water", "collect_drink", "find_cow", "eat_cow", "wake_up",
+            "collect_sapling", "place_plant", "eat_plant", "defeat_zombie")
+
+
+@dataclasses.dataclass(frozen=True)
+class SkillSpec:
+    """One skill: how it is run, when it is done, and where its training episodes start.
+
+    `target` is the material or creature the skill looks for (finding) or works
+    on (manipulation; it starts within `nearby` cells of one). `success_event`
+    is the event in `info["events"]` that means done; a finding skill is done
+    when its target is within `nearby` cells instead. `start_inventory` holds
+    the items the skill needs (tools it requires, items it spends).
+    """
+
+    name: str
+    kind: str
+    target: str | None
+    success_event: str | None
+    actions: tuple[str, ...]
+    budget: int
+    start_inventory: Mapping[str, int]
+    nearby: int
+    stations: tuple[str, ...] = ()   # what must stand next to the player (crafting)
+
+    def __post_init__(self):
+        object.__setattr__(self, "start_inventory", MappingProxyType(dict(self.start_inventory)))
+
+    @property
+    def learned(self) -> bool:
+        return self.kind in LEARNED_KINDS
+
+    def succeeded(self, info: Mapping, semantic_ids: Mapping[str, int]) -> bool:
+        """The skill's success test on one step's `info` (privileged state for finding)."""
+        if self.success_event is not None:
+            return self.success_event in info["events"]
+        return target_distance(info, semantic_ids[self.target]) <= self.nearby
+
+
+def target_distance(info: Mapping, target_id: int) -> int:
+    """Chebyshev distance from the player to the nearest cell holding `target_id` (privileged)."""
+    cells = np.argwhere(info["semantic"] == target_id)
+    if len(cells) == 0:
+        return 10**6
+    x, y = info["player_pos"]
+    return int(np.abs(cells - np.array([x, y])).max(axis=1).min())
+
+
+@dataclasses.dataclass(frozen=True)
+class SkillLibrary:
+    """Skills by name, in a fixed order (the order of a skill-conditioned policy's ids)."""
+
+    skills: Mapping[str, SkillSpec]
+    aliases: Mapping[str, str]
+    source: str
+
+    def __post_init__(self):
+        object.__setattr__(self, "skills", MappingProxyType(dict(self.skills)))
+        object.__setattr__(self, "aliases", MappingProxyType(dict(self.aliases)))
+
+    def __iter__(self) -> Iterator[SkillSpec]:
+        return iter(self.skills.values())
+
+    def __len__(self) -> int:
+        return len(self.skills)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.skills
+
+    def __getitem__(self, name: str) -> SkillSpec:
+        try:
+            return self.skills[name]
+        except KeyError:
+            raise UnknownNameError("skill", name, self.skills) from None
+
+    @property
+    def learned(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self if s.learned)
+
+    def canonical(self, label: str | None) -> str | None:
+        """A recording's skill label as a library skill name, or None when it is none."""
+        if label is None:
+            return None
+        label = self.aliases.get(label, label)
+        return label if label in self.skills else None
+
+
+@functools.lru_cache(maxsize=None)
+def load_settings(path: str = str(SETTINGS_PATH)) -> dict:
+    data = yaml.safe_load(pathlib.Path(path).read_text())
+    if data.get("format") != SETTINGS_FORMAT:
+        raise UserError(f"{path}: expected format {SETTINGS_FORMAT!r}, got {data.get('format')!r}")
+    return data
+
+
+def _skills_from_rules(rules: CrafterRules, settings: dict) -> dict[str, SkillSpec]:
+    nearby = int(settings["nearby"])
+    budgets = settings["budget"]
+    actions = {k: tuple(v) for k, v in settings["actions"].items()}
+    for kind, names in actions.items():
+        unknown = [a for a in names if a not in rules.actions]
+        if unknown:
+            raise UserError(f"{SETTINGS_PATH}: actions.{kind}: unknown action(s) {unknown}")
+    skills: dict[str, SkillSpec] = {}
+    finds = [*rules.collect, *settings["creatures"]]
+    for thing in finds:
+        name = f"find_{thing}"
+        skills[name] = SkillSpec(name, "finding", thing, None, actions["finding"],
+                                 int(budgets["finding"]), {}, nearby)
+    for material, rule in rules.collect.items():
+        item = next(iter(rule.receive))
+        name = f"collect_{item}"
+        if name not in rules.achievements:
+            raise UserError(f"{rules.source}: collect.{material} gives {item!r}, "
+                            f"but there is no achievement {name!r} to test it by")
+        skills[name] = SkillSpec(name, "manipulation", material, name, actions["manipulation"],
+                                 int(budgets["manipulation"]), dict(rule.require), nearby)
+    for name, raw in settings["extra_skills"].items():
+        if name not in rules.achievements:
+            raise UserError(f"{SETTINGS_PATH}: extra skill {name!r} is not an achievement")
+        raw = raw or {}
+        skills[name] = SkillSpec(
+            name, "manipulation", raw.get("target"), name,
+            tuple(raw.get("actions", actions["manipulation"])),
+            int(raw.get("budget", budgets["manipulation"])),
+            dict(raw.get("start_inventory") or {}), nearby)
+    for thing, rule in rules.place.items():
+        name = f"place_{thing}"
+        skills[name] = SkillSpec(name, "placing", None, name, (name,),
+                                 int(budgets["placing"]), dict(rule.uses), nearby)
+    for tool, rule in rules.make.items():
+        name = f"make_{tool}"
+        skills[name] = SkillSpec(name, "crafting", None, name, (name,),
+                                 int(budgets["crafting"]), dict(rule.uses), nearby,
+                                 stations=rule.nearby)
+    for name, raw in (settings.get("overrides") or {}).items():
+        if name not in skills:
+            raise UnknownNameError(f"skill in {SETTINGS_PATH} overrides", name, skills)
+        skills[name] = dataclasses.replace(skills[name], **raw)
+    return skills
+
+
+def skill_library(graph: str | pathlib.Path | None = None, *,
+                  rules: CrafterRules | None = None) -> SkillLibrary:
+    """The Crafter skill library, restricted to the skills of `graph` when one is given.
+
+    `graph="auto"` uses skill_graph/crafter.yaml when that file exists; None or
+    "none" uses every skill of the rules.
+    """
+    rules = rules or crafter_rules()
+    settings = load_settings()
+    skills = _skills_from_rules(rules, settings)
+    source = rules.source
+    if graph in ("none", ""):
+        graph = None
+    if graph == "auto":
+        graph = DEFAULT_GRAPH if DEFAULT_GRAPH.exists() else None
+    if graph is not None:
+        from mcagent.graph.schema import load_graph
+
+        loaded = load_graph(graph, world="crafter")
+        unknown = [s.name for s in loaded if s.name not in skills]
+        if unknown:
+            raise UserError(f"{graph}: skill(s) {unknown} have no runner in mcagent.skills; "
+                            f"known: {', '.join(skills)}")
+        skills = {s.name: skills[s.name] for s in loaded}
+        source = str(graph)
+    return SkillLibrary(skills, settings.get("aliases") or {}, source)
+
+
+class GuardedSkill:
+    """A crafting or placing skill: its one game action, taken when its preconditions hold.
+
+    The guard reads only what the player sees: the inventory, and the cells
+    around the player (the frame shows them). A placing skill turns to face a
+    cell it may place on first. `act` returns None when the guard fails: the
+    skill cannot run here, and the planner must supply what is missing.
+    """
+
+    MOVES = {(-1, 0): "move_left", (1, 0): "move_right", (0, -1): "move_up", (0, 1): "move_down"}
+
+    def __init__(self, spec: SkillSpec, rules: CrafterRules | None = None):
+        if spec.learned:
+            raise ValueError(f"{spec.name} is a learned skill, not a guarded action")
+        self.spec = spec
+        self.rules = rules or crafter_rules()
+        self.materials = (None, *self.rules.materials)
+
+    def guard(self, info: Mapping) -> bool:
+        inventory = info["inventory"]
+        if any(inventory[k] < v for k, v in self.spec.start_inventory.items()):
+            return False
+        if self.spec.kind == "crafting":
+            around = self._cells(info, 1)
+            return all(station in around for station in self.spec.stations)
+        return True
+
+    def act(self, info: Mapping) -> str | None:
+        """The next action, or None when the skill cannot run."""
+        if not self.guard(info):
+            return None
+        if self.spec.kind == "crafting":
+            return self.spec.actions[0]
+        where = self.rules.place[self.spec.name[len("place_"):]].where
+        x, y = info["player_pos"]
+        fx, fy = info["facing"]
+        if self._material(info, x + fx, y + fy) in where and not self._creature(info, x + fx, y + fy):
+            return self.spec.actions[0]
+        for (dx, dy), move in self.MOVES.items():
+            if self._material(info, x + dx, y + dy) in where:
+                return move
+        return "noop"
+
+    def _material(self, info, x, y):
+        semantic = info["semantic"]
+        if not (0 <= x < semantic.shape[0] and 0 <= y < semantic.shape[1]):
+            return None
+        value = int(semantic[x, y])
+        return self.materials[value] if value < len(self.materials) else None
+
+    def _creature(self, info, x, y) -> bool:
+        semantic = info["semantic"]
+        return int(semantic[x, y]) >= len(self.materials)
+
+    def _cells(self, info, distance: int) -> set:
+        x, y = info["player_pos"]
+        return {self._material(info, x + dx, y + dy)
+                for dx in range(-distance, distance + 1) for dy in range(-distance, distance + 1)}

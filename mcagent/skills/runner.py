@@ -1,0 +1,85 @@
+"""Run skills in a world: learned skills from checkpoints, crafting and placing as guarded actions.
+
+A checkpoint folder (default `checkpoints/skills/`) holds `bc.safetensors`
+(one policy for every skill it was cloned on) and `ppo/<skill>.safetensors`
+(one per fine-tuned skill). `SkillSet` picks, per skill, the PPO checkpoint
+when there is one and BC otherwise (`source="best"`), or only one of the two.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Mapping
+
+from mcagent.errors import UserError
+from mcagent.skills.library import GuardedSkill, SkillLibrary, SkillSpec
+from mcagent.skills.policy import SkillPolicy, load_policy, read_checkpoint_config
+from mcagent.worlds.rules import crafter_rules
+
+SOURCES = ("best", "bc", "ppo")
+DEFAULT_DIR = pathlib.Path("checkpoints") / "skills"
+
+
+class SkillRunner:
+    """One skill's actor: `act(obs, info)` gives an action name, or None when it cannot run."""
+
+    def __init__(self, spec: SkillSpec, policy: SkillPolicy | None = None,
+                 checkpoint: str | None = None, greedy: bool = False):
+        self.spec = spec
+        self.checkpoint = checkpoint
+        self.greedy = greedy
+        self.guarded = None if spec.learned else GuardedSkill(spec)
+        self.policy = policy
+        if spec.learned and policy is None:
+            raise UserError(f"skill {spec.name} is learned but has no checkpoint")
+        self.skill_id = policy.skill_index(spec.name) if policy is not None else None
+
+    def act(self, obs: Mapping, info: Mapping) -> str | None:
+        if self.guarded is not None:
+            return self.guarded.act(info)
+        action = self.policy.act(obs["image"][None], obs["inventory"][None], self.skill_id,
+                                 greedy=self.greedy)[0]
+        return self.policy.config.action_names[int(action)]
+
+
+def checkpoint_for(skill: str, folder: str | pathlib.Path, source: str = "best") -> pathlib.Path | None:
+    """The checkpoint that runs `skill` in `folder`, or None when there is none."""
+    if source not in SOURCES:
+        raise UserError(f"unknown checkpoint source {source!r}; valid: {', '.join(SOURCES)}")
+    folder = pathlib.Path(folder)
+    ppo = folder / "ppo" / f"{skill}.safetensors"
+    bc = folder / "bc.safetensors"
+    if source in ("best", "ppo") and ppo.exists():
+        return ppo
+    if source in ("best", "bc") and bc.exists():
+        config, _ = read_checkpoint_config(bc)
+        if skill in config.skills:
+            return bc
+    return None
+
+
+def load_skill_set(library: SkillLibrary, folder: str | pathlib.Path = DEFAULT_DIR,
+                   source: str = "best", skills=None, greedy: bool = False,
+                   strict: bool = False) -> dict[str, SkillRunner]:
+    """Runners for the library's skills; learned skills without a checkpoint are left out
+    (or, with `strict`, an error naming them and the folder)."""
+    rules = crafter_rules()
+    cache: dict[pathlib.Path, SkillPolicy] = {}
+    runners, missing = {}, []
+    for name in skills or library.skills:
+        spec = library[name]
+        if not spec.learned:
+            runners[name] = SkillRunner(spec)
+            continue
+        path = checkpoint_for(name, folder, source)
+        if path is None:
+            missing.append(name)
+            continue
+        if path not in cache:
+            cache[path] = load_policy(path, skills=[name], action_names=rules.actions,
+                                      inventory_size=len(rules.items))
+        runners[name] = SkillRunner(spec, cache[path], str(path), greedy)
+    if strict and missing:
+        raise UserError(f"{folder}: no {source} checkpoint for skill(s) {missing}")
+    return runners
+

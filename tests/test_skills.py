@@ -1,0 +1,267 @@
+"""Skill library, skill episodes, segments from labels, checkpoints, BC, PPO and evaluation."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import shutil
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from mcagent.cli import main
+from mcagent.errors import UserError
+from mcagent.skills.bc import BCArgs, train_bc
+from mcagent.skills.env import SkillEnv
+from mcagent.skills.evaluate import costs_document, evaluate_skill
+from mcagent.skills.library import DIAMOND_CHAIN, SURVIVAL, GuardedSkill, skill_library
+from mcagent.skills.policy import SkillPolicy, load_policy, policy_config_for, save_policy
+from mcagent.skills.ppo import PPOArgs, gae, train_ppo
+from mcagent.skills.segments import (label_segments, read_segmentation, scan_segmentations)
+from mcagent.worlds.rules import crafter_rules
+
+VIDEOS = pathlib.Path(__file__).parent.parent / "videos"
+SAMPLE = "crafter-expert-s200"
+
+
+@pytest.fixture(scope="module")
+def library():
+    return skill_library(None)
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("recordings")
+    for path in VIDEOS.glob(f"{SAMPLE}.*"):
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
+def test_library_has_the_diamond_chain_and_survival_skills(library):
+    for name in (*DIAMOND_CHAIN, *SURVIVAL):
+        assert name in library
+    assert library["collect_iron"].start_inventory == {"stone_pickaxe": 1}
+    assert library["make_iron_pickaxe"].stations == ("table", "furnace")
+    assert library["find_diamond"].kind == "finding" and library["find_diamond"].learned
+    assert not library["place_table"].learned and not library["make_wood_pickaxe"].learned
+    assert library.canonical("sleep") == "wake_up"
+    assert library.canonical("build_shelter") is None
+
+
+@pytest.mark.parametrize("name", ["collect_wood", "collect_iron", "eat_cow", "eat_plant"])
+def test_manipulation_starts_with_the_target_nearby_and_the_inventory_it_needs(library, name):
+    spec = library[name]
+    env = SkillEnv(spec)
+    obs, info = env.reset(seed=3)
+    target = env.ids[spec.target]
+    cells = np.argwhere(info["semantic"] == target)
+    distance = np.abs(cells - np.array(info["player_pos"])).max(axis=1).min()
+    assert distance <= spec.nearby
+    for item, count in spec.start_inventory.items():
+        assert info["inventory"][item] >= count
+    assert obs["image"].shape == (64, 64, 3) and obs["inventory"].shape == (16,)
+
+
+def test_finding_starts_out_of_range_and_succeeds_in_range(library):
+    spec = library["find_water"]
+    env = SkillEnv(spec)
+    _, info = env.reset(seed=1)
+    assert not spec.succeeded(info, env.ids)
+    assert info["player_pos"] and not info["skill_success"]
+
+
+def test_collect_wood_succeeds_on_its_event_and_shaping_rewards_approach(library):
+    spec = library["collect_wood"]
+    env = SkillEnv(spec, shaping=0.5)
+    rng = np.random.default_rng(0)
+    total, success = 0.0, False
+    for _ in range(5):
+        env.reset(seed=int(rng.integers(1000)))
+        for _ in range(spec.budget):
+            action = rng.choice(np.flatnonzero(env.allowed))
+            _, reward, terminated, truncated, info = env.step(action)
+            total += reward
+            if terminated or truncated:
+                break
+        if info["skill_success"]:
+            success = True
+            assert "collect_wood" in info["events"] and terminated
+    assert success
+
+
+@pytest.mark.parametrize("name", ["place_table", "place_furnace", "make_wood_pickaxe",
+                                  "make_iron_pickaxe"])
+def test_guarded_skills_succeed_from_their_start(library, name):
+    spec = library[name]
+    env = SkillEnv(spec)
+    skill = GuardedSkill(spec)
+    for seed in range(3):
+        _, info = env.reset(seed=seed)
+        for _ in range(spec.budget):
+            action = skill.act(info)
+            assert action is not None
+            _, _, terminated, truncated, info = env.step(env.action_names.index(action))
+            if terminated or truncated:
+                break
+        assert info["skill_success"], (name, seed)
+
+
+def test_guard_refuses_without_the_ingredients(library):
+    spec = library["make_wood_pickaxe"]
+    env = SkillEnv(spec)
+    _, info = env.reset(seed=0)
+    info = dict(info, inventory=dict(info["inventory"], wood=0))
+    assert GuardedSkill(spec).act(info) is None
+
+
+def test_label_segments_cover_every_frame(recordings, tmp_path):
+    [path] = label_segments(recordings, tmp_path)
+    seg = read_segmentation(path)
+    lines = (recordings / f"{SAMPLE}.jsonl").read_text().splitlines()
+    assert seg.frames == len(lines) and seg.segments[0].start == 0
+    assert seg.segments[-1].end == len(lines) - 1
+    labels = [json.loads(line).get("skill") for line in lines]
+    for s in seg.segments:
+        assert set(labels[s.start:s.end + 1]) == {s.skill}
+
+
+def test_segments_with_a_gap_are_rejected(tmp_path):
+    path = tmp_path / "x.segments.json"
+    path.write_text(json.dumps({"format": "mcagent-segments/1", "video": "x", "frames": 10,
+                                "segments": [{"start": 0, "end": 3, "skill": "a"},
+                                             {"start": 5, "end": 9, "skill": "b"}]}))
+    with pytest.raises(UserError, match="segment 1 is \\[5, 9\\].*start at frame 4"):
+        scan_segmentations(tmp_path)
+
+
+def _policy(library, skills):
+    rules = crafter_rules()
+    return SkillPolicy(policy_config_for(library, skills, rules.actions, channels=(8, 8, 8, 8),
+                                         hidden=32, skill_embedding=4))
+
+
+def test_checkpoint_round_trip_is_safetensors_and_json(library, tmp_path):
+    policy = _policy(library, ["find_tree", "collect_wood"])
+    path = save_policy(policy, tmp_path / "p", algorithm="test")
+    assert path.suffix == ".safetensors"
+    header_len = int.from_bytes(path.read_bytes()[:8], "little")
+    assert json.loads(path.read_bytes()[8:8 + header_len])   # a safetensors header, not a pickle
+    loaded = load_policy(path, skills=["collect_wood"], action_names=crafter_rules().actions)
+    for key, value in policy.state_dict().items():
+        assert torch.equal(value, loaded.state_dict()[key])
+    image = np.zeros((2, 64, 64, 3), np.uint8)
+    inventory = np.zeros((2, 16), np.uint8)
+    allowed = set(library["collect_wood"].actions)
+    actions = loaded.act(image, inventory, loaded.skill_index("collect_wood"))
+    assert {crafter_rules().actions[a] for a in actions} <= allowed
+
+
+def test_checkpoint_of_other_skills_is_rejected_naming_both(library, tmp_path):
+    path = save_policy(_policy(library, ["find_tree", "collect_wood"]), tmp_path / "p")
+    with pytest.raises(UserError, match=r"holds skills \['find_tree', 'collect_wood'\].*"
+                                        r"\['collect_iron'\] was asked for"):
+        load_policy(path, skills=["collect_iron"])
+
+
+def test_checkpoint_of_other_shape_is_rejected_naming_both(library, tmp_path):
+    path = save_policy(_policy(library, ["collect_wood"]), tmp_path / "p")
+    meta = json.loads(path.with_suffix(".json").read_text())
+    meta["config"]["hidden"] = 64
+    path.with_suffix(".json").write_text(json.dumps(meta))
+    with pytest.raises(UserError, match=r"tensor 'trunk.0.weight' has shape \[32, .*\].*"
+                                        r"makes \[64, .*\]"):
+        load_policy(path)
+    with pytest.raises(UserError, match=r"frame shape \[64, 64, 3\] differ from the world's "
+                                        r"\[32, 32, 3\]"):
+        load_policy(path, image_shape=(32, 32, 3))
+    with pytest.raises(UserError, match="inventory size 16 differs from the world's 20"):
+        load_policy(path, inventory_size=20)
+
+
+def test_gae_matches_a_hand_computation():
+    reward = np.array([[1.0], [0.0], [2.0]], np.float32)
+    value = np.array([[0.5], [0.2], [0.1]], np.float32)
+    done = np.array([[0.0], [1.0], [0.0]], np.float32)
+    adv, ret = gae(reward, value, done, np.array([0.3], np.float32), gamma=0.9, lam=0.5)
+    d2 = 2.0 + 0.9 * 0.3 - 0.1
+    d1 = 0.0 - 0.2                       # the episode ends after step 1: no bootstrap
+    d0 = 1.0 + 0.9 * 0.2 - 0.5
+    np.testing.assert_allclose(adv[:, 0], [d0 + 0.45 * d1, d1, d2], rtol=1e-6)
+    np.testing.assert_allclose(ret, adv + value, rtol=1e-6)
+
+
+def test_bc_then_ppo_in_process_then_evaluate(recordings, tmp_path, library):
+    """The training path without Ray: BC on label segments, PPO from it, evaluation."""
+    label_segments(recordings, tmp_path / "seg")
+    bc = train_bc(BCArgs(segments=str(tmp_path / "seg"), recordings=str(recordings),
+                         out=str(tmp_path / "ckpt"), steps=3, batch_size=8, graph=None))
+    trained = json.loads(bc.with_suffix(".json").read_text())["training"]
+    assert trained["samples"]["collect_wood"] > 0
+    result = train_ppo(PPOArgs(skill="collect_wood", total_steps=64, workers=0,
+                               envs_per_worker=2, rollout_len=32, minibatch=32, epochs=1,
+                               init=str(bc), out=str(tmp_path / "ckpt"),
+                               logdir=str(tmp_path / "tb"), graph=None))
+    assert result["env_steps"] == 64
+    assert list((tmp_path / "tb" / "collect_wood").glob("events.out.tfevents.*"))
+    ppo = load_policy(result["checkpoint"], skills=["collect_wood"])
+    assert ppo.config.skills == load_policy(bc).config.skills
+    r = evaluate_skill("collect_wood", str(tmp_path / "ckpt"), trials=2, graph=None)
+    assert r["trials"] == 2 and r["checkpoint"].endswith("ppo/collect_wood.safetensors")
+    g = evaluate_skill("place_table", str(tmp_path / "ckpt"), trials=2, graph=None)
+    assert g["success_rate"] == 1.0 and g["checkpoint"] == "guarded action"
+    doc = costs_document([r, g], "test")
+    assert doc["format"] == "mcagent-skill-costs/1"
+    assert 0 < doc["skills"]["collect_wood"]["success_rate"] <= 1
+
+
+def test_ppo_refuses_a_bc_checkpoint_without_the_skill(library, tmp_path):
+    path = save_policy(_policy(library, ["find_tree"]), tmp_path / "bc")
+    with pytest.raises(UserError, match=r"holds skills \['find_tree'\].*\['collect_wood'\]"):
+        train_ppo(PPOArgs(skill="collect_wood", init=str(path), workers=0, total_steps=1,
+                          graph=None))
+
+
+@pytest.mark.slow
+def test_whole_training_path_on_a_local_ray_cluster(recordings, tmp_path):
+    """CLI: label segments, train all (BC, then PPO as Ray tasks), train ppo with two Ray
+    rollout actors, evaluate; every checkpoint loads back."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False)
+    try:
+        ckpt = tmp_path / "ckpt"
+        assert main(["skills", "label-segments", "--recordings", str(recordings),
+                     "--out", str(tmp_path / "seg")]) == 0
+        assert main(["train", "all", "--skills", "collect_wood", "find_tree",
+                     "--segments", str(tmp_path / "seg"), "--recordings", str(recordings),
+                     "--bc-steps", "5", "--steps", "128", "--envs", "2", "--rollout-len", "32",
+                     "--out", str(ckpt), "--logdir", str(tmp_path / "tb"), "--graph", "none",
+                     "-q"]) == 0
+        runs = json.loads((ckpt / "training.json").read_text())
+        assert {r["skill"] for r in runs} == {"*bc*", "collect_wood", "find_tree"}
+        assert main(["train", "ppo", "--skill", "collect_wood", "--init", str(ckpt / "bc"),
+                     "--workers", "2", "--envs", "2", "--rollout-len", "32", "--steps", "256",
+                     "--out", str(tmp_path / "ppo2"), "--logdir", str(tmp_path / "tb2"),
+                     "--graph", "none", "-q"]) == 0
+        for path in (ckpt / "bc", ckpt / "ppo" / "collect_wood", ckpt / "ppo" / "find_tree",
+                     tmp_path / "ppo2" / "ppo" / "collect_wood"):
+            load_policy(path)
+        assert main(["skills", "evaluate", "--skills", "collect_wood", "place_table",
+                     "--checkpoints", str(ckpt), "--trials", "3", "--graph", "none",
+                     "-q"]) == 0
+        costs = yaml.safe_load((ckpt / "costs.yaml").read_text())
+        assert set(costs["skills"]) == {"collect_wood", "place_table"}
+    finally:
+        ray.shutdown()
+
+
+def test_a_graph_restricts_the_library_and_unknown_skills_are_rejected(tmp_path):
+    graph = tmp_path / "g.yaml"
+    graph.write_text("find_tree: {skill_type: 0, obtain: {tree_nearby: 1}}\n"
+                     "collect_wood: {skill_type: 1, consume: {tree_nearby: 1}, obtain: {wood: 1}}\n")
+    assert list(skill_library(graph).skills) == ["find_tree", "collect_wood"]
+    graph.write_text("find_tree: {skill_type: 0}\nfly_away: {skill_type: 1}\n")
+    with pytest.raises(UserError, match=r"\['fly_away'\] have no runner"):
+        skill_library(graph)
