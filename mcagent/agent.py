@@ -55,6 +55,21 @@ class Survival:
         default_factory=lambda: {"drink": ("find_water", "collect_drink"),
                                  "food": ("find_cow", "eat_cow"),
                                  "energy": (None, "wake_up")})
+    # Creatures to fight when one comes this close (Chebyshev cells), and the skill that does.
+    threats: Mapping[str, str] = dataclasses.field(
+        default_factory=lambda: {"zombie": "defeat_zombie"})
+    threat_range: int = 1
+
+    def threat(self, info: Mapping, semantic_ids: Mapping[str, int]) -> str | None:
+        """The creature to fight now, or None (read from the map around the player: the frame
+        shows the same cells, but a learned agent would need a detector for it)."""
+        x, y = info["player_pos"]
+        r = self.threat_range
+        window = info["semantic"][max(0, x - r):x + r + 1, max(0, y - r):y + r + 1]
+        for creature in self.threats:
+            if (window == semantic_ids[creature]).any():
+                return creature
+        return None
 
     def need(self, inventory: Mapping[str, int]) -> tuple[str, str] | None:
         """(vital that ran low, need to serve) or None. Low health is served through the
@@ -205,6 +220,11 @@ class Agent:
         """Run survival skills when a vital is low; True when something was run."""
         if self.survival is None:
             return False
+        threat = self.survival.threat(self.info, self.semantic_ids)
+        if threat is not None:
+            self._run_skill(self.survival.threats[threat], reason=f"survival:{threat}",
+                            interruptible=False)
+            return True
         need = self.survival.need(self.info["inventory"])
         if need is None:
             return False
@@ -248,10 +268,12 @@ class Agent:
         for _ in range(budget):
             if interruptible and self.survival is not None:
                 need = self.survival.need(self.info["inventory"])
-                if need is not None:
+                threat = self.survival.threat(self.info, self.semantic_ids)
+                if need is not None or threat is not None:
                     self.counts["interrupts"] += 1
-                    self.log.emit("interrupted", self.info["step"], skill=skill, vital=need[0],
-                                  value=int(self.info["inventory"][need[0]]),
+                    why = ({"vital": need[0], "value": int(self.info["inventory"][need[0]])}
+                           if need is not None else {"threat": threat})
+                    self.log.emit("interrupted", self.info["step"], skill=skill, **why,
                                   steps=int(self.info["step"]) - start)
                     self._update_nearby(skill, succeeded=False)
                     return "interrupted"
