@@ -222,6 +222,9 @@ class Agent:
             return False
         threat = self.survival.threat(self.info, self.semantic_ids)
         if threat is not None:
+            if not self.log.events or self.log.events[-1]["event"] != "interrupted":
+                self.counts["interrupts"] += 1
+                self.log.emit("interrupted", self.info["step"], skill=None, threat=threat, steps=0)
             self._run_skill(self.survival.threats[threat], reason=f"survival:{threat}",
                             interruptible=False)
             return True
@@ -229,6 +232,11 @@ class Agent:
         if need is None:
             return False
         vital, serve = need
+        if not self.log.events or self.log.events[-1]["event"] != "interrupted":
+            # Ran low between skills: the plan's next skill is what gets put off.
+            self.counts["interrupts"] += 1
+            self.log.emit("interrupted", self.info["step"], skill=None, vital=vital,
+                          value=int(self.info["inventory"][vital]), steps=0)
         find, restore = self.survival.skills[serve]
         spec = self.library[restore]
         ran = False

@@ -87,7 +87,7 @@ def cmd_play(args: argparse.Namespace) -> int:
         vitals = " ".join(f"{v[0]}{inventory[v]}" for v in VITALS)
         items = ", ".join(f"{k}={v}" for k, v in inventory.items() if v and k not in VITALS)
         ahead = " > ".join(plan[:4]) + (" ..." if len(plan) > 4 else "")
-        lines = [f"{skill or '-'}", f"plan: {ahead}"[:44], f"step {info['step']}  {vitals}"]
+        lines = [f"{skill or '-'}", f"plan: {ahead}"[:40], f"step {info['step']}  {vitals}"]
         picture = annotate(frame, lines)
         writer.add(picture, action, inventory={k: int(v) for k, v in inventory.items()},
                    events=info["events"], skill=skill)
