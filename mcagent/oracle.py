@@ -30,15 +30,16 @@ class OracleSkills:
         self.library = library
         self.env = env
         self.player = ExpertPlayer()
-        self._ready = False
+        self._last_step = None
 
     def runners(self) -> dict[str, "OracleRunner"]:
         return {spec.name: OracleRunner(self, spec.name) for spec in self.library}
 
     def observe(self, obs: Mapping, info: Mapping) -> None:
-        if not self._ready or info.get("step", 0) == 0:
+        step = int(info.get("step", 0))
+        if self._last_step is None or step <= self._last_step:   # a new episode
             self.player.reset(self.env, obs, info)
-            self._ready = True
+        self._last_step = step
         self.player.t += 1
         self.player._observe(info)
 

@@ -10,7 +10,7 @@ import pytest
 from mcagent import worlds
 from mcagent.agent import Agent, EpisodeLog, Survival, read_episode_log
 from mcagent.cli import main
-from mcagent.graph.schema import load_graph
+from mcagent.graph.schema import SkillGraph, load_graph
 from mcagent.oracle import OracleSkills
 from mcagent.planner import Planner
 from mcagent.recordings.format import read_recording
@@ -103,6 +103,27 @@ def test_callable_policies_and_a_failure_to_reach_give_up_only_at_the_episode_en
     result = agent.run(env, env.task, seed=0, log_to=log)
     assert not result.success and result.end == "step limit" and result.steps == 40
     assert len(log.of("replanned")) >= 2  # it kept re-planning after each failure
+
+
+def test_gives_up_when_the_planner_says_the_target_is_out_of_reach(graph, library):
+    no_trees = SkillGraph({n: s for n, s in graph.skills.items() if n != "find_tree"},
+                          world="crafter")
+    env = worlds.make("crafter", task="place_table")
+    oracle = OracleSkills(library, env)
+    log = EpisodeLog()
+    result = Agent(Planner(no_trees), library, oracle.runners()).run(env, env.task, seed=SEED,
+                                                                       log_to=log)
+    assert not result.success and result.end.startswith("unreachable") and result.steps == 0
+    replanned = log.of("replanned")[-1]
+    assert replanned["plan"] is None and "tree_nearby" in replanned["unreachable"]
+
+
+def test_one_oracle_plays_two_episodes(graph, library):
+    env = worlds.make("crafter", task="collect_wood")
+    oracle = OracleSkills(library, env)
+    agent = Agent(Planner(graph), library, oracle.runners())
+    assert agent.run(env, env.task, seed=1).success
+    assert agent.run(env, env.task, seed=2).success
 
 
 def test_survival_interrupts_a_skill_when_drink_runs_low(graph, library):
