@@ -73,12 +73,14 @@ def cmd_play(args: argparse.Namespace) -> int:
     env = worlds.make("crafter", task=args.task, max_steps=args.max_steps)
     policies, source = load_policies(args.skills, library, env, args.checkpoints)
     out = pathlib.Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: is a file, not a folder")
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"{env.task.name}-s{args.seed}"
     log_path = stem.with_name(stem.name + ".events.jsonl")
 
-    bar = tqdm(total=env.max_steps, unit="step", dynamic_ncols=True, disable=args.quiet)
     window = _Window() if args.render else None
+    bar = tqdm(total=env.max_steps, unit="step", dynamic_ncols=True, disable=args.quiet)
     writer = RecordingWriter(stem, world="crafter", seed=args.seed, fps=args.fps,
                              action_names=env.action_names, source=f"agent: {source}")
 
