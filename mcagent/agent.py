@@ -32,7 +32,7 @@ from typing import Any, TextIO
 
 from mcagent.planner import Planner, PlanNotFoundError, UnreachableError
 from mcagent.planner.semantics import is_nearby, nearby_after
-from mcagent.skills.library import SkillLibrary, SkillSpec
+from mcagent.skills.library import SkillLibrary
 from mcagent.worlds.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -242,8 +242,7 @@ class Agent:
         ran = False
         # Serve the need until it is back at `resume`, as long as its skills succeed.
         for _ in range(10):
-            if (find is not None and f"{spec.target}_nearby" not in self.nearby
-                    and not self._near(spec)):
+            if find is not None and f"{spec.target}_nearby" not in self.nearby:
                 ran = True
                 if self._run_skill(find, reason=f"survival:{vital}", interruptible=False) != "succeeded":
                     break
@@ -252,11 +251,6 @@ class Agent:
             if outcome != "succeeded" or self.info["inventory"][serve] >= self.survival.resume[serve]:
                 break
         return ran
-
-    def _near(self, spec: SkillSpec) -> bool:
-        # A finding skill's own test: is the target already in reach?
-        find = self.library[f"find_{spec.target}"]
-        return find.succeeded(self.info, self.semantic_ids)
 
     # -- one skill -----------------------------------------------------------------
     def _run_skill(self, skill: str, reason: str, interruptible: bool = True) -> str:
@@ -270,6 +264,7 @@ class Agent:
                       plan=list(self.plan_skills), inventory=_held(self.info["inventory"]))
         policy = self.policies.get(skill)
         if policy is None:
+            self._step("noop")  # the clock moves on, so a missing policy never stalls the loop
             return self._failed(skill, start, "no policy for this skill")
         if spec.kind == "finding" and spec.succeeded(self.info, self.semantic_ids):
             return self._succeeded(skill, start)

@@ -126,6 +126,14 @@ def test_one_oracle_plays_two_episodes(graph, library):
     assert agent.run(env, env.task, seed=2).success
 
 
+def test_a_skill_without_a_policy_fails_and_the_episode_still_ends(graph, library):
+    env = worlds.make("crafter", task="collect_wood", max_steps=30)
+    log = EpisodeLog()
+    result = Agent(Planner(graph), library, {}).run(env, env.task, seed=0, log_to=log)
+    assert result.end == "step limit" and result.steps == 30
+    assert {e["why"] for e in log.of("skill_failed")} >= {"no policy for this skill"}
+
+
 def test_survival_interrupts_a_skill_when_drink_runs_low(graph, library):
     base = get_task("collect_diamond")
     task = dataclasses.replace(base, name="thirsty", initial_inventory={"drink": 3})
