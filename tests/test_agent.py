@@ -134,6 +134,19 @@ def test_a_skill_without_a_policy_fails_and_the_episode_still_ends(graph, librar
     assert {e["why"] for e in log.of("skill_failed")} >= {"no policy for this skill"}
 
 
+def test_the_skills_packages_runners_drive_crafting_and_placing(graph, library, tmp_path):
+    from mcagent.skills.runner import SkillRunner, load_skill_set
+
+    guarded = load_skill_set(library, tmp_path)   # no checkpoints: only the guarded skills
+    assert guarded and all(isinstance(r, SkillRunner) for r in guarded.values())
+    env = worlds.make("crafter", task="make_wood_pickaxe")
+    policies = {**OracleSkills(library, env).runners(), **guarded}
+    log = EpisodeLog()
+    result = Agent(Planner(graph), library, policies).run(env, env.task, seed=SEED, log_to=log)
+    assert result.success
+    assert {"place_table", "make_wood_pickaxe"} <= {e["skill"] for e in log.of("skill_succeeded")}
+
+
 def test_survival_interrupts_a_skill_when_drink_runs_low(graph, library):
     base = get_task("collect_diamond")
     task = dataclasses.replace(base, name="thirsty", initial_inventory={"drink": 3})
