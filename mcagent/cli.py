@@ -53,8 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("play", help="run the hierarchical agent on a task (not yet available)")
-    p.set_defaults(run=_not_yet("play"))
+    from mcagent.agent_cli import add_parser as add_play_parser
+
+    add_play_parser(sub)
 
     p = sub.add_parser("record", help="play episodes and write them as recordings")
     p.add_argument("--player", default="expert", help=f"who plays: {', '.join(PLAYERS)}")

@@ -1,0 +1,329 @@
+"""The hierarchical agent: the planner picks the next skill, a skill policy runs it, survival interrupts.
+
+After every skill, successful or not, the agent re-plans from the inventory it
+has and the `*_nearby` items it believes in (Plan4MC's semantics,
+`planner.semantics.nearby_after`; a failed skill also drops the nearby items
+it needed, since evidently they were not there). A skill runs until its
+success test (`SkillSpec.succeeded`) or its step budget. When health, food,
+drink or energy run low the current skill is interrupted and the library's
+survival skills run (`find_water`/`collect_drink`, `find_cow`/`eat_cow`,
+`wake_up`). The agent gives up only when the planner says the target is out
+of reach, or the episode ends.
+
+Every decision is an event (`skill_started`, `skill_succeeded`,
+`skill_failed`, `replanned`, `interrupted`, and `episode_started`/
+`episode_ended`) written to an episode log, one JSON object per line, so an
+episode can be replayed and explained.
+
+Policies are passed in: a mapping from skill name to either an object with
+`act(obs, info) -> action` (`mcagent.skills.runner.SkillRunner`, the oracle's
+runners) or a callable `policy(obs) -> action`; an action is a name or an
+index, and None means the skill cannot run here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+from mcagent.planner import Planner, PlanNotFoundError, UnreachableError
+from mcagent.planner.semantics import is_nearby, nearby_after
+from mcagent.skills.library import SkillLibrary
+from mcagent.worlds.tasks import Task
+
+log = logging.getLogger(__name__)
+
+EVENT_KINDS = ("episode_started", "replanned", "skill_started", "skill_succeeded", "skill_failed",
+               "interrupted", "episode_ended")
+LOG_FORMAT = "mcagent-episode-log/1"
+
+
+@dataclasses.dataclass(frozen=True)
+class Survival:
+    """When to interrupt for a vital (at or below `low`), and until when to serve it (`resume`)."""
+
+    low: Mapping[str, int] = dataclasses.field(
+        default_factory=lambda: {"health": 3, "food": 2, "drink": 2, "energy": 1})
+    resume: Mapping[str, int] = dataclasses.field(
+        default_factory=lambda: {"food": 6, "drink": 6, "energy": 1})
+    # The skills that restore each vital: an optional finding skill, then the one that restores.
+    skills: Mapping[str, tuple[str | None, str]] = dataclasses.field(
+        default_factory=lambda: {"drink": ("find_water", "collect_drink"),
+                                 "food": ("find_cow", "eat_cow"),
+                                 "energy": (None, "wake_up")})
+    # Creatures to fight when one comes this close (Chebyshev cells), and the skill that does.
+    threats: Mapping[str, str] = dataclasses.field(
+        default_factory=lambda: {"zombie": "defeat_zombie"})
+    threat_range: int = 1
+
+    def threat(self, info: Mapping, semantic_ids: Mapping[str, int]) -> str | None:
+        """The creature to fight now, or None (read from the map around the player: the frame
+        shows the same cells, but a learned agent would need a detector for it)."""
+        x, y = info["player_pos"]
+        r = self.threat_range
+        window = info["semantic"][max(0, x - r):x + r + 1, max(0, y - r):y + r + 1]
+        for creature in self.threats:
+            if (window == semantic_ids[creature]).any():
+                return creature
+        return None
+
+    def need(self, inventory: Mapping[str, int]) -> tuple[str, str] | None:
+        """(vital that ran low, need to serve) or None. Low health is served through the
+        most depleted of the other vitals (health comes back when they are fine)."""
+        for vital in ("drink", "food", "energy"):
+            if inventory[vital] <= self.low[vital]:
+                return vital, vital
+        if inventory["health"] <= self.low["health"]:
+            behind = [v for v in ("drink", "food", "energy") if inventory[v] < self.resume[v]]
+            if behind:
+                return "health", min(behind, key=lambda v: inventory[v] - self.resume[v])
+        return None
+
+
+@dataclasses.dataclass(frozen=True)
+class EpisodeResult:
+    task: str
+    seed: int | None
+    success: bool
+    steps: int
+    end: str                 # "success", "death", "step limit", "unreachable: ..."
+    skills_run: int
+    skills_succeeded: int
+    interrupts: int
+    replans: int
+    policies: str            # where the skill policies came from (e.g. the oracle, a checkpoint)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class EpisodeLog:
+    """The events of one episode, kept in memory and written as JSONL when a stream is given."""
+
+    def __init__(self, stream: TextIO | None = None):
+        self.stream = stream
+        self.events: list[dict[str, Any]] = []
+
+    def emit(self, kind: str, step: int, **data) -> dict:
+        if kind not in EVENT_KINDS:
+            raise ValueError(f"unknown event kind {kind!r}; valid: {', '.join(EVENT_KINDS)}")
+        event = {"event": kind, "step": step, **data}
+        self.events.append(event)
+        if self.stream is not None:
+            self.stream.write(json.dumps(event, separators=(",", ":")) + "\n")
+            self.stream.flush()
+        log.debug("%s", event)
+        return event
+
+    def of(self, kind: str) -> list[dict]:
+        return [e for e in self.events if e["event"] == kind]
+
+
+def read_episode_log(path: str | Path) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def _held(inventory: Mapping[str, int]) -> dict[str, int]:
+    return {k: int(v) for k, v in inventory.items() if v}
+
+
+class _EpisodeEnded(Exception):
+    pass
+
+
+class Agent:
+    """Planner + skill policies + survival, run in one world episode at a time.
+
+    `on_step(frame, action, info, skill, plan)` is called after every world step
+    with the frame the action was taken on (for videos and progress bars).
+    `budgets` overrides skills' step budgets (tests use short ones).
+    """
+
+    def __init__(self, planner: Planner, library: SkillLibrary, policies: Mapping[str, Any], *,
+                 survival: Survival | None = Survival(), budgets: Mapping[str, int] | None = None,
+                 source: str = "policies",
+                 on_step: Callable[..., None] | None = None):
+        self.planner, self.library, self.policies = planner, library, policies
+        self.survival, self.budgets = survival, dict(budgets or {})
+        self.source, self.on_step = source, on_step
+
+    # -- one episode ---------------------------------------------------------------
+    def run(self, env, task: Task, seed: int | None = None,
+            log_to: EpisodeLog | None = None) -> EpisodeResult:
+        self.env, self.task, self.log = env, task, log_to or EpisodeLog()
+        self.action_index = {name: i for i, name in enumerate(env.action_names)}
+        self.semantic_ids = {name: i for i, name in enumerate(env.semantic_names) if name}
+        self.obs, self.info = env.reset(seed=seed)
+        self.done, self.end = False, ""
+        self.nearby: set[str] = set()
+        self.plan_skills: tuple[str, ...] = ()
+        self.current: str | None = None
+        counts = {"run": 0, "succeeded": 0, "interrupts": 0, "replans": 0}
+        self.counts = counts
+        self.log.emit("episode_started", 0, task=task.name, target=task.target,
+                      target_kind=task.target_kind, count=task.count, seed=seed,
+                      world_seed=self.info.get("world_seed"), policies=self.source,
+                      inventory=_held(self.info["inventory"]))
+        try:
+            while not self.done:
+                if self._serve_survival():
+                    continue
+                plan = self._replan()
+                if plan is None:
+                    break
+                if plan.first is None:     # the planner says the goal holds
+                    self.end = "success" if self.info["success"] else "goal holds per planner"
+                    break
+                self._run_skill(plan.first.skill, reason="plan")
+        except _EpisodeEnded:
+            pass
+        success = bool(self.info["success"])
+        if success:
+            self.end = "success"
+        result = EpisodeResult(task.name, seed, success, int(self.info["step"]), self.end,
+                               counts["run"], counts["succeeded"], counts["interrupts"],
+                               counts["replans"], self.source)
+        self.log.emit("episode_ended", self.info["step"], **result.to_dict(),
+                      inventory=_held(self.info["inventory"]))
+        return result
+
+    # -- planning ------------------------------------------------------------------
+    def _target(self) -> tuple[str, int]:
+        task = self.task
+        if task.target_kind == "achievement":
+            return task.target, max(1, task.count - int(self.info["achievements"][task.target]))
+        return task.target, task.count
+
+    def _replan(self):
+        target, count = self._target()
+        step = self.info["step"]
+        try:
+            plan = self.planner.replan(target, self.info["inventory"], self.nearby, count=count)
+        except (UnreachableError, PlanNotFoundError) as error:
+            self.end = f"unreachable: {error}"
+            self.log.emit("replanned", step, target=target, count=count, plan=None,
+                          unreachable=str(error), nearby=sorted(self.nearby))
+            return None
+        self.plan_skills = plan.skills
+        self.counts["replans"] += 1
+        self.log.emit("replanned", step, target=target, count=count, plan=list(plan.skills),
+                      first=plan.first.skill if plan.first else None, nearby=sorted(self.nearby),
+                      inventory=_held(self.info["inventory"]))
+        return plan
+
+    # -- survival ------------------------------------------------------------------
+    def _serve_survival(self) -> bool:
+        """Run survival skills when a vital is low; True when something was run."""
+        if self.survival is None:
+            return False
+        threat = self.survival.threat(self.info, self.semantic_ids)
+        if threat is not None:
+            if not self.log.events or self.log.events[-1]["event"] != "interrupted":
+                self.counts["interrupts"] += 1
+                self.log.emit("interrupted", self.info["step"], skill=None, threat=threat, steps=0)
+            self._run_skill(self.survival.threats[threat], reason=f"survival:{threat}",
+                            interruptible=False)
+            return True
+        need = self.survival.need(self.info["inventory"])
+        if need is None:
+            return False
+        vital, serve = need
+        if not self.log.events or self.log.events[-1]["event"] != "interrupted":
+            # Ran low between skills: the plan's next skill is what gets put off.
+            self.counts["interrupts"] += 1
+            self.log.emit("interrupted", self.info["step"], skill=None, vital=vital,
+                          value=int(self.info["inventory"][vital]), steps=0)
+        find, restore = self.survival.skills[serve]
+        spec = self.library[restore]
+        ran = False
+        # Serve the need until it is back at `resume`, as long as its skills succeed.
+        for _ in range(10):
+            if find is not None and f"{spec.target}_nearby" not in self.nearby:
+                ran = True
+                if self._run_skill(find, reason=f"survival:{vital}", interruptible=False) != "succeeded":
+                    break
+            ran = True
+            outcome = self._run_skill(restore, reason=f"survival:{vital}", interruptible=False)
+            if outcome != "succeeded" or self.info["inventory"][serve] >= self.survival.resume[serve]:
+                break
+        return ran
+
+    # -- one skill -----------------------------------------------------------------
+    def _run_skill(self, skill: str, reason: str, interruptible: bool = True) -> str:
+        """Run `skill` to its success test or budget. Returns succeeded, failed or interrupted."""
+        spec = self.library[skill]
+        budget = self.budgets.get(skill, spec.budget)
+        start = int(self.info["step"])
+        self.current = skill
+        self.counts["run"] += 1
+        self.log.emit("skill_started", start, skill=skill, reason=reason, budget=budget,
+                      plan=list(self.plan_skills), inventory=_held(self.info["inventory"]))
+        policy = self.policies.get(skill)
+        if policy is None:
+            self._step("noop")  # the clock moves on, so a missing policy never stalls the loop
+            return self._failed(skill, start, "no policy for this skill")
+        if spec.kind == "finding" and spec.succeeded(self.info, self.semantic_ids):
+            return self._succeeded(skill, start)
+        for _ in range(budget):
+            if interruptible and self.survival is not None:
+                need = self.survival.need(self.info["inventory"])
+                threat = self.survival.threat(self.info, self.semantic_ids)
+                if need is not None or threat is not None:
+                    self.counts["interrupts"] += 1
+                    why = ({"vital": need[0], "value": int(self.info["inventory"][need[0]])}
+                           if need is not None else {"threat": threat})
+                    self.log.emit("interrupted", self.info["step"], skill=skill, **why,
+                                  steps=int(self.info["step"]) - start)
+                    self._update_nearby(skill, succeeded=False)
+                    return "interrupted"
+            action = policy.act(self.obs, self.info) if hasattr(policy, "act") else policy(self.obs)
+            if action is None:
+                self._step("noop")  # the clock moves on, so a skill that cannot run never stalls
+                return self._failed(skill, start, "cannot run here (its guard failed)")
+            self._step(action)
+            if spec.succeeded(self.info, self.semantic_ids):
+                return self._succeeded(skill, start)
+            if self.done:
+                return self._failed(skill, start, f"episode ended ({self.end})")
+        return self._failed(skill, start, "budget")
+
+    def _step(self, action) -> None:
+        name = action if isinstance(action, str) else self.env.action_names[int(action)]
+        frame = self.obs["image"]
+        self.obs, _, terminated, truncated, self.info = self.env.step(self.action_index[name])
+        if self.on_step is not None:
+            self.on_step(frame, name, self.info, self.current, self.plan_skills)
+        if terminated or truncated:
+            self.done = True
+            self.end = ("success" if self.info["success"] else
+                        "death" if terminated else "step limit")
+
+    def _succeeded(self, skill: str, start: int) -> str:
+        self.counts["succeeded"] += 1
+        self.log.emit("skill_succeeded", self.info["step"], skill=skill,
+                      steps=int(self.info["step"]) - start, inventory=_held(self.info["inventory"]))
+        self._update_nearby(skill, succeeded=True)
+        self._check_ended()
+        return "succeeded"
+
+    def _failed(self, skill: str, start: int, why: str) -> str:
+        self.log.emit("skill_failed", self.info["step"], skill=skill, why=why,
+                      steps=int(self.info["step"]) - start, inventory=_held(self.info["inventory"]))
+        self._update_nearby(skill, succeeded=False)
+        self._check_ended()
+        return "failed"
+
+    def _check_ended(self) -> None:
+        if self.done:
+            raise _EpisodeEnded
+
+    def _update_nearby(self, skill: str, succeeded: bool) -> None:
+        if skill not in self.planner.graph.skills:
+            return
+        self.nearby = nearby_after(self.planner.rules, skill, self.nearby, succeeded)
+        if not succeeded:
+            self.nearby -= {i for i in self.planner.graph[skill].inputs if is_nearby(i)}

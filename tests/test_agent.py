@@ -1,0 +1,191 @@
+"""The hierarchical agent in a real Crafter world: real planner, real skill graph, the oracle executor."""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+
+import pytest
+
+from mcagent import worlds
+from mcagent.agent import Agent, EpisodeLog, Survival, read_episode_log
+from mcagent.cli import main
+from mcagent.graph.schema import SkillGraph, load_graph
+from mcagent.oracle import OracleSkills
+from mcagent.planner import Planner
+from mcagent.recordings.format import read_recording
+from mcagent.skills.library import skill_library
+from mcagent.worlds.tasks import get_task
+
+ROOT = pathlib.Path(__file__).parent.parent
+GRAPH = ROOT / "skill_graph" / "crafter.yaml"
+SEED = 3  # a world where the table, wood and stone are close: short episodes
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return load_graph(GRAPH, world="crafter")
+
+
+@pytest.fixture(scope="module")
+def library():
+    return skill_library(GRAPH)
+
+
+def run(graph, library, task, seed=SEED, wrap=None, log_path=None, **kwargs):
+    env = worlds.make("crafter", task=task)
+    oracle = OracleSkills(library, env)
+    policies = oracle.runners()
+    if wrap:
+        policies.update(wrap(policies))
+    agent = Agent(Planner(graph), library, policies, source=oracle.source, **kwargs)
+    if log_path is None:
+        log = EpisodeLog()
+        return agent.run(env, env.task, seed=seed, log_to=log), log
+    with open(log_path, "w") as stream:
+        log = EpisodeLog(stream)
+        return agent.run(env, env.task, seed=seed, log_to=log), log
+
+
+def test_episode_log_explains_a_successful_episode(graph, library, tmp_path):
+    result, log = run(graph, library, "make_wood_pickaxe", log_path=tmp_path / "e.jsonl")
+    assert result.success and result.end == "success"
+    assert "oracle" in result.policies and "privileged" in result.policies
+    events = read_episode_log(tmp_path / "e.jsonl")
+    assert events == log.events
+    assert events[0]["event"] == "episode_started" and events[-1]["event"] == "episode_ended"
+    # Every skill is chosen by a fresh plan, and ends with a verdict before the next starts.
+    open_skill = None
+    for before, event in zip(events, events[1:]):
+        if event["event"] == "skill_started":
+            assert open_skill is None
+            if event["reason"] == "plan":
+                assert before["event"] == "replanned" and before["first"] == event["skill"]
+            open_skill = event["skill"]
+        elif event["event"] in ("skill_succeeded", "skill_failed", "interrupted"):
+            assert event["skill"] == open_skill  # None: survival took over between skills
+            open_skill = None
+    started = [e["skill"] for e in log.of("skill_started")]
+    assert started[-1] == "make_wood_pickaxe" and "place_table" in started
+    assert log.of("skill_succeeded")[-1]["skill"] == "make_wood_pickaxe"
+    steps = [e["step"] for e in events]
+    assert steps == sorted(steps) and steps[-1] == result.steps
+
+
+def test_replans_after_a_forced_failure(graph, library):
+    def wrap(policies):
+        oracle = policies["collect_wood"]
+
+        class FailFirstAttempt:   # noop through the first attempt's 5-step budget
+            calls = 0
+
+            def act(self, obs, info):
+                self.calls += 1
+                return "noop" if self.calls <= 5 else oracle.act(obs, info)
+
+        return {"collect_wood": FailFirstAttempt()}
+
+    result, log = run(graph, library, "place_table", wrap=wrap, budgets={"collect_wood": 5})
+    failed = log.of("skill_failed")[0]
+    assert failed["skill"] == "collect_wood" and failed["why"] == "budget" and failed["steps"] == 5
+    after = log.events[log.events.index(failed) + 1]
+    assert after["event"] == "replanned"
+    # The failed collect_wood spent its tree_nearby belief: the plan finds a tree again.
+    assert "tree_nearby" not in after["nearby"] and after["first"] == "find_tree"
+    assert result.success
+
+
+def test_callable_policies_and_a_failure_to_reach_give_up_only_at_the_episode_end(graph, library):
+    noop = {name: (lambda obs: "noop") for name in library.skills}
+    env = worlds.make("crafter", task="collect_wood", max_steps=40)
+    agent = Agent(Planner(graph), library, noop, budgets={"find_tree": 15, "collect_wood": 15})
+    log = EpisodeLog()
+    result = agent.run(env, env.task, seed=0, log_to=log)
+    assert not result.success and result.end == "step limit" and result.steps == 40
+    assert len(log.of("replanned")) >= 2  # it kept re-planning after each failure
+
+
+def test_gives_up_when_the_planner_says_the_target_is_out_of_reach(graph, library):
+    no_trees = SkillGraph({n: s for n, s in graph.skills.items() if n != "find_tree"},
+                          world="crafter")
+    env = worlds.make("crafter", task="place_table")
+    oracle = OracleSkills(library, env)
+    log = EpisodeLog()
+    result = Agent(Planner(no_trees), library, oracle.runners()).run(env, env.task, seed=SEED,
+                                                                       log_to=log)
+    assert not result.success and result.end.startswith("unreachable") and result.steps == 0
+    replanned = log.of("replanned")[-1]
+    assert replanned["plan"] is None and "tree_nearby" in replanned["unreachable"]
+
+
+def test_one_oracle_plays_two_episodes(graph, library):
+    env = worlds.make("crafter", task="collect_wood")
+    oracle = OracleSkills(library, env)
+    agent = Agent(Planner(graph), library, oracle.runners())
+    assert agent.run(env, env.task, seed=1).success
+    assert agent.run(env, env.task, seed=2).success
+
+
+def test_a_skill_without_a_policy_fails_and_the_episode_still_ends(graph, library):
+    env = worlds.make("crafter", task="collect_wood", max_steps=30)
+    log = EpisodeLog()
+    result = Agent(Planner(graph), library, {}).run(env, env.task, seed=0, log_to=log)
+    assert result.end == "step limit" and result.steps == 30
+    assert {e["why"] for e in log.of("skill_failed")} >= {"no policy for this skill"}
+
+
+def test_the_skills_packages_runners_drive_crafting_and_placing(graph, library, tmp_path):
+    from mcagent.skills.runner import SkillRunner, load_skill_set
+
+    guarded = load_skill_set(library, tmp_path)   # no checkpoints: only the guarded skills
+    assert guarded and all(isinstance(r, SkillRunner) for r in guarded.values())
+    env = worlds.make("crafter", task="make_wood_pickaxe")
+    policies = {**OracleSkills(library, env).runners(), **guarded}
+    log = EpisodeLog()
+    result = Agent(Planner(graph), library, policies).run(env, env.task, seed=SEED, log_to=log)
+    assert result.success
+    assert {"place_table", "make_wood_pickaxe"} <= {e["skill"] for e in log.of("skill_succeeded")}
+
+
+def test_survival_interrupts_a_skill_when_drink_runs_low(graph, library):
+    base = get_task("collect_diamond")
+    task = dataclasses.replace(base, name="thirsty", initial_inventory={"drink": 3})
+    survival = Survival(low={"health": 3, "food": 2, "drink": 2, "energy": 1},
+                        resume={"food": 6, "drink": 5, "energy": 1})
+    env = worlds.make("crafter", task=task, max_steps=200)
+    oracle = OracleSkills(library, env)
+    agent = Agent(Planner(graph), library, oracle.runners(), survival=survival)
+    log = EpisodeLog()
+    agent.run(env, task, seed=SEED, log_to=log)
+    interrupt = next(e for e in log.of("interrupted") if e.get("vital") == "drink")
+    assert interrupt["value"] == 2
+    later = log.events[log.events.index(interrupt):]
+    served = [e for e in later if e["event"] == "skill_started" and e["reason"] == "survival:drink"]
+    assert served and served[-1]["skill"] == "collect_drink"
+    drinks = [e for e in later if e["event"] == "skill_succeeded" and e["skill"] == "collect_drink"]
+    assert drinks and drinks[-1]["inventory"]["drink"] >= 5
+    # Back to the plan afterwards.
+    assert any(e["event"] == "skill_started" and e["reason"] == "plan"
+               for e in later[later.index(drinks[-1]):])
+
+
+def test_play_writes_an_annotated_mp4_and_the_episode_log(tmp_path, capsys):
+    assert main(["play", "place_table", "--skills", "expert", "--seed", str(SEED),
+                 "--graph", str(GRAPH), "--out", str(tmp_path), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "reached" in out and "oracle" in out
+    recording = read_recording(tmp_path / f"place_table-s{SEED}")
+    frames = recording.frames()
+    assert frames.shape[1:] == (256, 256, 3) and len(frames) == recording.meta.frames
+    assert recording.meta.source.startswith("agent: oracle")
+    assert {s.skill for s in recording.steps} >= {"find_tree", "collect_wood", "place_table"}
+    events = read_episode_log(tmp_path / f"place_table-s{SEED}.events.jsonl")
+    assert events[-1]["event"] == "episode_ended" and events[-1]["success"]
+
+
+def test_play_without_a_trained_skill_set_says_how_to_train_one(tmp_path, capsys):
+    assert main(["play", "collect_wood", "--checkpoints", str(tmp_path / "none"),
+                 "--graph", str(GRAPH), "--out", str(tmp_path), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "no trained skill set" in err and "mcagent train all" in err and "--skills expert" in err
