@@ -92,6 +92,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _caused_by_interrupt(error: BaseException) -> bool:
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
@@ -106,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except SystemError as error:
         # Ctrl-C inside a numba-compiled function surfaces as a SystemError around it.
-        if not isinstance(error.__context__, KeyboardInterrupt):
+        if not _caused_by_interrupt(error):
             raise
         print(f"mcagent {args.command}: interrupted", file=sys.stderr)
         return 130
