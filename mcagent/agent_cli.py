@@ -9,6 +9,7 @@ import sys
 import numpy as np
 
 from mcagent.errors import UserError
+from mcagent.paths import default_path
 
 SKILL_SOURCES = ("checkpoints", "expert")
 VIDEO_SIZE = 256
@@ -143,9 +144,10 @@ def add_parser(sub) -> None:
     p.add_argument("--skills", default="checkpoints", choices=SKILL_SOURCES,
                    help="checkpoints: trained skill policies (default); expert: a PRIVILEGED "
                         "oracle executor (semantic map + path search) for each planned skill")
-    p.add_argument("--checkpoints", default="checkpoints/skills",
+    p.add_argument("--checkpoints", default=str(default_path("checkpoints", "skills")),
                    help="trained skill set folder (default checkpoints/skills)")
-    p.add_argument("--graph", default="skill_graph/crafter.yaml", help="skill graph to plan on")
+    p.add_argument("--graph", default=str(default_path("skill_graph", "crafter.yaml")),
+                   help="skill graph to plan on (default skill_graph/crafter.yaml)")
     p.add_argument("--out", default="runs/play",
                    help="folder for <task>-s<seed>.mp4/.jsonl/.meta.json and .events.jsonl")
     p.add_argument("--max-steps", type=int, default=None, help="episode step limit (default: "

@@ -6,8 +6,8 @@ import argparse
 import json
 
 from mcagent.errors import UserError
+from mcagent.paths import default_path
 
-DEFAULT_GRAPH = "skill_graph/crafter.yaml"
 
 
 def parse_counts(pairs: list[str] | None, flag: str = "--inventory") -> dict[str, int]:
@@ -90,7 +90,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "skill graph, from a start inventory, and print the plan step by step.")
     p.add_argument("target", help="an item of the graph (e.g. iron_pickaxe) or a skill "
                                   "to run (e.g. collect_diamond)")
-    p.add_argument("--graph", default=DEFAULT_GRAPH, help=f"skill graph (default {DEFAULT_GRAPH})")
+    p.add_argument("--graph", default=str(default_path("skill_graph", "crafter.yaml")),
+                   help="skill graph (default skill_graph/crafter.yaml)")
     p.add_argument("--inventory", nargs="+", action="extend", metavar="ITEM=N",
                    help="start inventory, e.g. --inventory log=10 stone_pickaxe=1 "
                         "(ITEM alone means 1)")

@@ -19,6 +19,7 @@ import torch
 from torch.nn import functional as F
 
 from mcagent.errors import UserError
+from mcagent.paths import default_path
 from mcagent.sbd.boundary import (CONFIRM, BoundaryResult, BoundaryRule, event_boundaries,
                                   find_boundaries, name_segment)
 from mcagent.sbd.data import Episode, find_recordings, load_episode
@@ -36,10 +37,7 @@ FALLBACK_PARAMETERS = {"loss": {"gap": 0.5, "min_length": 2},
 
 def default_model_dir() -> Path:
     """`checkpoints/sbd` in the working folder if there is one, else the one beside the package."""
-    here = Path("checkpoints") / "sbd"
-    if here.is_dir():
-        return here
-    return Path(__file__).resolve().parents[2] / "checkpoints" / "sbd"
+    return default_path("checkpoints", "sbd")
 
 
 def rule_for(model_dir: str | os.PathLike, mode: str, gap: float | None = None,

@@ -25,13 +25,13 @@ import numpy as np
 import yaml
 
 from mcagent.errors import UnknownNameError, UserError
+from mcagent.paths import default_path
 from mcagent.worlds.rules import CrafterRules, crafter_rules
 
 SETTINGS_PATH = pathlib.Path(__file__).parent / "skills.yaml"
 SETTINGS_FORMAT = "mcagent-skill-settings/1"
 KINDS = ("finding", "manipulation", "placing", "crafting")
 LEARNED_KINDS = ("finding", "manipulation")
-DEFAULT_GRAPH = pathlib.Path("skill_graph") / "crafter.yaml"
 
 # The skills of the tables: the tech tree to the diamond, and survival.
 DIAMOND_CHAIN = ("find_tree", "collect_wood", "place_table", "make_wood_pickaxe",
@@ -194,7 +194,8 @@ def skill_library(graph: str | pathlib.Path | None = None, *,
     if graph in ("none", ""):
         graph = None
     if graph == "auto":
-        graph = DEFAULT_GRAPH if DEFAULT_GRAPH.exists() else None
+        graph = default_path("skill_graph", "crafter.yaml")
+        graph = graph if graph.exists() else None
     if graph is not None:
         from mcagent.graph.schema import load_graph
 
