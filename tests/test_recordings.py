@@ -172,7 +172,10 @@ def test_ctrl_c_during_record_leaves_no_files(tmp_path):
         # The expert lives hundreds of steps (a random player may die within the 0.2 s wait).
         [sys.executable, "-m", "mcagent.cli", "record", "--player", "expert", "--seed", "100",
          "--task", "collect_diamond", "-q", "--out", str(out)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # Earlier tests (Ray) may leave SIGINT ignored in this process, and a child
+        # inherits that: give it the default disposition, as a shell would.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
 
     def lines_written():
