@@ -26,6 +26,7 @@ from mcagent.recordings.format import read_recording
 from mcagent.skills.library import SkillLibrary, skill_library
 from mcagent.skills.policy import SkillPolicy, policy_config_for, save_policy
 from mcagent.skills.segments import scan_segmentations
+from mcagent.sbd.segments import SUFFIX
 from mcagent.worlds.rules import crafter_rules
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,8 @@ def load_bc_data(segments: str, recordings: str, library: SkillLibrary) -> BCDat
         stem = pathlib.Path(recordings) / seg.video
         rec = read_recording(stem)
         if seg.frames != len(rec):
-            raise UserError(f"{seg.path}: {seg.frames} frames, but recording {stem} has {len(rec)}")
+            raise UserError(f"{pathlib.Path(segments) / seg.video}{SUFFIX}: {seg.frames} frames, "
+                            f"but recording {stem} has {len(rec)}")
         if action_names is None:
             action_names = rec.meta.action_names
         elif rec.meta.action_names != action_names:

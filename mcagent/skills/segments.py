@@ -8,37 +8,15 @@ train before, and be compared with, SBD's segmentation.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import pathlib
 
 from mcagent.errors import UserError
 from mcagent.recordings.format import Recording, scan_recordings
-from mcagent.skills.files import read_versioned_json, write_atomic
+from mcagent.sbd.segments import (SUFFIX, Segment, Segmentation, read_segmentation,
+                                  write_segmentation)
 
-SEGMENTS_FORMAT = "mcagent-segments/1"
-SUFFIX = ".segments.json"
-
-
-@dataclasses.dataclass(frozen=True)
-class Segment:
-    start: int          # inclusive frame index
-    end: int            # inclusive frame index
-    skill: str | None
-
-
-@dataclasses.dataclass(frozen=True)
-class Segmentation:
-    video: str
-    method: str
-    frames: int
-    segments: tuple[Segment, ...]
-    path: pathlib.Path | None = None
-
-    def to_json(self) -> dict:
-        return {"format": SEGMENTS_FORMAT, "video": self.video, "method": self.method,
-                "frames": self.frames,
-                "segments": [dataclasses.asdict(s) for s in self.segments]}
+__all__ = ["Segment", "Segmentation", "label_segmentation", "label_segments",
+           "read_segmentation", "scan_segmentations", "write_segmentation"]
 
 
 def label_segmentation(recording: Recording) -> Segmentation:
@@ -53,14 +31,6 @@ def label_segmentation(recording: Recording) -> Segmentation:
     return Segmentation(recording.name, "labels", len(labels), tuple(segments))
 
 
-def write_segmentation(segmentation: Segmentation, folder: str | pathlib.Path) -> pathlib.Path:
-    folder = pathlib.Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{segmentation.video}{SUFFIX}"
-    write_atomic(path, json.dumps(segmentation.to_json()) + "\n")
-    return path
-
-
 def label_segments(recordings: str | pathlib.Path, out: str | pathlib.Path) -> list[pathlib.Path]:
     """Write `<stem>.segments.json` from the skill labels of every recording in a folder."""
     found = scan_recordings(recordings, check_video=False)
@@ -69,29 +39,8 @@ def label_segments(recordings: str | pathlib.Path, out: str | pathlib.Path) -> l
     return [write_segmentation(label_segmentation(r), out) for r in found]
 
 
-def read_segmentation(path: str | pathlib.Path) -> Segmentation:
-    """Read and check one segments file: in order, contiguous, covering every frame once."""
-    path = pathlib.Path(path)
-    data = read_versioned_json(path, "segments file", SEGMENTS_FORMAT)
-    try:
-        frames = int(data["frames"])
-        segments = tuple(Segment(int(s["start"]), int(s["end"]), s.get("skill"))
-                         for s in data["segments"])
-        video = str(data["video"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise UserError(f"{path}: malformed segments file ({error!r})") from error
-    expect = 0
-    for i, seg in enumerate(segments):
-        if seg.start != expect or seg.end < seg.start:
-            raise UserError(f"{path}: segment {i} is [{seg.start}, {seg.end}]; segments must be "
-                            f"contiguous and in order, so it should start at frame {expect}")
-        expect = seg.end + 1
-    if expect != frames:
-        raise UserError(f"{path}: segments cover frames 0..{expect - 1}, but frames is {frames}")
-    return Segmentation(video, str(data.get("method", "")), frames, segments, path)
-
-
 def scan_segmentations(folder: str | pathlib.Path) -> list[Segmentation]:
+    """Every segments file in a folder, read and checked."""
     folder = pathlib.Path(folder)
     paths = sorted(folder.glob(f"*{SUFFIX}"))
     if not paths:
