@@ -24,10 +24,9 @@ import dataclasses
 import pathlib
 from collections.abc import Iterable, Mapping, Sequence
 
-import yaml
 
 from mcagent.errors import UnknownNameError, UserError
-from mcagent.graph.schema import NEARBY_SUFFIX, Skill, SkillGraph
+from mcagent.graph.schema import NEARBY_SUFFIX, Skill, SkillGraph, read_data_file
 
 TIERS_FORMAT = "mcagent-tool-tiers/1"
 TIERS_DIR = pathlib.Path(__file__).parent / "tiers"
@@ -84,12 +83,7 @@ NO_TIERS = Tiers()
 def load_tiers(path: str | pathlib.Path) -> Tiers:
     """Tiers from YAML: `{format: mcagent-tool-tiers/1, tiers: [[wooden_pickaxe, stone_pickaxe], ...]}`."""
     path = pathlib.Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as error:
-        raise UserError(f"cannot read tool tiers {path}: {error.strerror}") from error
-    except yaml.YAMLError as error:
-        raise UserError(f"{path}: not valid YAML: {error}") from error
+    data = read_data_file(path, "tool tiers")
     if not isinstance(data, Mapping) or data.get("format") != TIERS_FORMAT:
         raise UserError(f"{path}: expected a mapping with format: {TIERS_FORMAT}")
     chains = data.get("tiers")

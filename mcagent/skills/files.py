@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import pathlib
 
 from mcagent.errors import UserError
+from mcagent.graph.schema import read_data_file
 
 
 def read_versioned_json(path: pathlib.Path, what: str, fmt: str) -> dict:
     """A JSON object whose "format" must be `fmt`; errors name the file and the problem."""
-    try:
-        data = json.loads(path.read_text())
-    except OSError as error:
-        raise UserError(f"cannot read {what} {path}: {error.strerror}") from error
-    except json.JSONDecodeError as error:
-        raise UserError(f"{path}: not valid JSON: {error}") from error
+    data = read_data_file(path, what)
     if not isinstance(data, dict) or data.get("format") != fmt:
         got = data.get("format") if isinstance(data, dict) else type(data).__name__
         raise UserError(f"{path}: expected format {fmt!r}, got {got!r}")
