@@ -24,7 +24,6 @@ import dataclasses
 import pathlib
 from collections.abc import Iterable, Mapping, Sequence
 
-
 from mcagent.errors import UnknownNameError, UserError
 from mcagent.graph.schema import NEARBY_SUFFIX, Skill, SkillGraph, read_data_file
 
