@@ -259,7 +259,12 @@ def check_bad_folder_output(message, out):
         line = next((x for x in message.splitlines() if f"/{name}." in x or f"/{name}:" in x), "")
         assert fault in line, (name, message)
     assert "4 of 5 recordings failed (1 written" in message
-    assert sorted(p.name for p in out.iterdir()) == ["good.segments.json"]  # nothing half-written
+    # nothing half-written; the run summary names every recording, failed or not
+    assert sorted(p.name for p in out.iterdir()) == ["good.segments.json", "segment-run.json"]
+    run = json.loads((out / "segment-run.json").read_text())
+    assert [Path(r["recording"]).name for r in run["recordings"]] == [
+        "empty", "good", "short_jsonl", "truncated_mp4", "unknown_action"]
+    assert [bool(r.get("error")) for r in run["recordings"]] == [True, False, True, True, True]
     assert read_segmentation(out / "good.segments.json").frames == 60
 
 
@@ -304,9 +309,10 @@ def test_a_failing_ray_task_is_named_and_the_others_kept(tmp_path):
                 raise TaskError("worker died\nSystemExit: 1")
             return {"recording": job.recording}
 
-    jobs = [SegmentJob(name, str(tmp_path), str(tmp_path), "info", 0.0, 1) for name in "abc"]
-    results = _run_on_ray(jobs, 2, None, type("Bar", (), {"update": lambda *_: None})(),
-                          FakeRay())
+    jobs = [SegmentJob(name, str(tmp_path), "info", 0.0, 1) for name in "abc"]
+    results = []
+    _run_on_ray(jobs, 2, None, results.append, FakeRay())
+    results.sort(key=lambda r: r["recording"])
     assert [r.get("error") for r in results] == [None, "b: TaskError: SystemExit: 1", None]
 
 

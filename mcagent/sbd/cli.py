@@ -10,17 +10,22 @@ from mcagent.errors import UserError
 
 def cmd_segment(args: argparse.Namespace) -> int:
     import os
+    from pathlib import Path
 
-    from mcagent.sbd.segment import segment_many
+    from mcagent.sbd.segment import RUN_FILE, segment_many
 
     # A broken mp4 is reported once, by name; OpenCV's ffmpeg would also print its own lines.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     results = segment_many(args.input, args.out, model_dir=args.model, mode=args.mode,
                            gap=args.gap, min_length=args.min_length, plot=args.plot,
-                           workers=args.workers, address=args.address, progress=not args.quiet)
+                           workers=args.workers, address=args.address,
+                           gpus_per_worker=args.gpus_per_worker, progress=not args.quiet)
     for r in results:
         extra = f"  {r['plot']}" if "plot" in r else ""
         print(f"{r['segments_file']}  {r['segments']} segments / {r['frames']} frames{extra}")
+    out = Path(args.out).resolve()
+    print(f"{len(results)} segmentations in {out} (this machine); which node did each: "
+          f"{out / RUN_FILE}")
     return 0
 
 
@@ -127,6 +132,9 @@ def add_parser(sub) -> None:
     p.add_argument("--workers", type=int, default=1,
                    help="Ray tasks at once; more than 1 spreads the recordings over Ray")
     p.add_argument("--address", help="a Ray cluster to run on ('auto' for the one running here)")
+    p.add_argument("--gpus-per-worker", type=float, default=0.0,
+                   help="GPUs each Ray task asks for and runs the model on (default 0: CPU; "
+                        "a fraction such as 0.25 shares one GPU between tasks)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_segment)
 

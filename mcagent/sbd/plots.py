@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -13,7 +14,22 @@ from mcagent.sbd.data import Episode
 
 def plot_trace(episode: Episode, trace: BoundaryResult, rule: BoundaryRule,
                path: str | os.PathLike) -> Path:
-    """Write a PNG: per-frame loss and the segment's running mean, the boundaries found
+    """Write `render_trace`'s picture to `path` (atomically). Returns the path."""
+    return write_png(render_trace(episode, trace, rule), path)
+
+
+def write_png(png: bytes, path: str | os.PathLike) -> Path:
+    """Write PNG bytes beside `path` and rename, so a failed run never leaves half a picture."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    tmp.write_bytes(png)
+    os.replace(tmp, path)
+    return path
+
+
+def render_trace(episode: Episode, trace: BoundaryResult, rule: BoundaryRule) -> bytes:
+    """A PNG: per-frame loss and the segment's running mean, the boundaries found
     (solid), the frames with events (dots), and the true skill changes when the
     recording has skill labels (ticks at the top)."""
     import matplotlib
@@ -48,11 +64,7 @@ def plot_trace(episode: Episode, trace: BoundaryResult, rule: BoundaryRule,
                  f"min length {rule.min_length}, {len(trace.boundaries)} boundaries")
     ax.legend(loc="upper right", fontsize=7, ncol=3)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Written beside and renamed, so a failed run never leaves a half-written picture.
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    fig.savefig(tmp)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
     plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return buffer.getvalue()

@@ -1,16 +1,20 @@
 """Cut recordings into skills: score each action with the action model, apply the boundary rule.
 
-`segment_recording` does one recording in this process; `segment_many` does a
-list of them, in this process or spread over Ray tasks, writing each
-`<stem>.segments.json` (and optionally a plot) as soon as it is done.
+`segment_episode` does one decoded recording; `segment_many` does a list of
+them, in this process or spread over Ray tasks, writing each
+`<stem>.segments.json` (and optionally a plot) as soon as it is done, and
+`segment-run.json`, which says which node did each recording and how long it took.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
-from collections.abc import Sequence
+import socket
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -131,33 +135,45 @@ class SegmentJob:
     """Everything one worker needs for one recording (plain data, so Ray can ship it)."""
 
     recording: str
-    out_dir: str
     model_dir: str
     mode: str
     gap: float
     min_length: int
     plot: bool = False
     confirm: float | None = None
+    device: str = "cpu"   # where the action model runs; "cuda" when the task was given a GPU
 
 
 def run_job(job: SegmentJob) -> dict[str, Any]:
-    """Segment one recording and write its files. Returns a summary, or the error for the user."""
+    """Segment one recording; write nothing. Returns a summary with the segmentation (and the
+    plot's PNG bytes) for `store_result`, or the error for the user."""
+    started = time.perf_counter()
     try:
-        return _run_job(job)
+        result = _run_job(job)
     except UserError as err:
-        return {"recording": job.recording, "error": str(err)}
+        result = {"recording": job.recording, "error": str(err)}
+    result.update(host=socket.gethostname(), seconds=round(time.perf_counter() - started, 3))
+    return result
 
 
 def _ray_task(job: SegmentJob) -> dict[str, Any]:
+    import ray
+
     torch.set_num_threads(1)  # one CPU per task, as declared
-    return run_job(job)
+    result = run_job(job)
+    result["node_id"] = ray.get_runtime_context().get_node_id()
+    return result
 
 
 def _run_job(job: SegmentJob) -> dict[str, Any]:
     rule = BoundaryRule(job.mode, job.gap, job.min_length, job.confirm)
     model = None
     if rule.uses_loss or job.plot:
-        model, _ = load_model(job.model_dir, ACTION_MODEL)
+        if job.device != "cpu" and not torch.cuda.is_available():
+            raise UserError(f"{job.recording}: asked for a GPU (--gpus-per-worker), but torch on "
+                            f"{socket.gethostname()} sees none (a CPU build of torch, or no "
+                            f"driver?); install a CUDA torch there or pass --gpus-per-worker 0")
+        model, _ = load_model(job.model_dir, ACTION_MODEL, device=job.device)
         episode = load_episode(job.recording, model.config.action_names, model.config.frame_size)
     else:
         from mcagent.recordings.format import read_recording
@@ -166,54 +182,107 @@ def _run_job(job: SegmentJob) -> dict[str, Any]:
                           np.zeros(len(rec), np.int64), tuple(s.events for s in rec.steps),
                           tuple(s.skill for s in rec.steps))
     seg, trace = segment_episode(episode, model, rule)
-    path = write_segmentation(seg, job.out_dir)
-    summary = {"recording": job.recording, "segments_file": str(path), "frames": seg.frames,
-               "segments": len(seg.segments)}
+    result = {"recording": job.recording, "video": seg.video, "frames": seg.frames,
+              "segments": len(seg.segments), "segmentation": seg}
     if job.plot:
-        from mcagent.sbd.plots import plot_trace
+        from mcagent.sbd.plots import render_trace
 
-        summary["plot"] = str(plot_trace(episode, trace, rule,
-                                         Path(job.out_dir) / f"{episode.name}.sbd.png"))
-    return summary
+        result["plot_png"] = render_trace(episode, trace, rule)
+    return result
+
+
+def store_result(result: dict[str, Any], out_dir: str | os.PathLike) -> dict[str, Any]:
+    """Write a finished job's files into `out_dir` (in the driver, so that on a cluster every
+    file lands on the machine that asked, whichever node did the work). Returns the summary
+    with the paths in place of the contents."""
+    result = dict(result)
+    seg = result.pop("segmentation", None)
+    png = result.pop("plot_png", None)
+    if seg is not None:
+        result["segments_file"] = str(write_segmentation(seg, out_dir))
+    if png is not None:
+        from mcagent.sbd.plots import write_png
+
+        result["plot"] = str(write_png(png, Path(out_dir) / f"{result['video']}.sbd.png"))
+    return result
+
+
+RUN_FORMAT = "mcagent-segment-run/1"
+RUN_FILE = "segment-run.json"
+
+
+def write_run_summary(out_dir: str | os.PathLike, settings: dict[str, Any],
+                      results: Sequence[dict[str, Any]]) -> Path:
+    """`<out_dir>/segment-run.json`: the settings, and per recording its files, the Ray node
+    and host that segmented it (null node: in this process), the seconds it took, or its error."""
+    keys = ("recording", "segments_file", "plot", "frames", "segments", "node_id", "host",
+            "seconds", "error")
+    document = {"format": RUN_FORMAT, **settings,
+                "recordings": [{k: r.get(k) for k in keys if k in r or k == "node_id"}
+                               for r in sorted(results, key=lambda r: r["recording"])]}
+    path = Path(out_dir) / RUN_FILE
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
 
 
 def segment_many(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *,
                  model_dir: str | os.PathLike | None = None, mode: str = "loss+info",
                  gap: float | None = None, min_length: int | None = None, plot: bool = False,
-                 workers: int = 1, address: str | None = None, progress: bool = False,
-                 ray_module=None) -> list[dict[str, Any]]:
+                 workers: int = 1, address: str | None = None, gpus_per_worker: float = 0.0,
+                 progress: bool = False, ray_module=None) -> list[dict[str, Any]]:
     """Segment every recording named by `inputs` (files or folders) into `out_dir`.
 
-    With `workers` > 1 or an `address`, each recording is a Ray task (one CPU)
-    on the cluster at `address` (None: a local one, or the one this process is
-    already connected to). Results are written by the tasks as they finish.
+    With `workers` > 1 or an `address`, each recording is a Ray task (one CPU, and
+    `gpus_per_worker` GPUs: a fraction shares one) on the cluster at `address`
+    (None: a local one, or the one this process is already connected to). The
+    recordings and the model must be at the same path on every node (a job's
+    working dir, the cluster's file mounts, shared storage). This process writes
+    each task's files as it finishes, and `segment-run.json`, which names the
+    node that did each recording.
     """
+    if gpus_per_worker < 0:
+        raise UserError(f"--gpus-per-worker must be 0 or more, not {gpus_per_worker:g}")
     stems = find_recordings(inputs)
     model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
     rule = rule_for(model_dir, mode, gap, min_length)
     if rule.uses_loss or plot:
         read_config(model_dir, ACTION_MODEL)  # fail here, not in every task
+    on_ray = workers > 1 or address is not None
+    if gpus_per_worker and not on_ray and not torch.cuda.is_available():
+        raise UserError("--gpus-per-worker asks for a GPU, but torch here sees none; pass "
+                        "--address for a cluster with GPUs, or leave the option out")
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     # Absolute paths: a Ray worker may run in another folder.
-    jobs = [SegmentJob(str(stem.resolve()), str(Path(out_dir).resolve()),
-                       str(model_dir.resolve()), rule.mode, rule.gap, rule.min_length, plot,
-                       rule.confirm)
+    device = "cuda" if gpus_per_worker else "cpu"
+    jobs = [SegmentJob(str(stem.resolve()), str(model_dir.resolve()), rule.mode, rule.gap, rule.min_length, plot,
+                       rule.confirm, device)
             for stem in stems]
+    settings = {"model": str(model_dir.resolve()), "method": f"sbd-{rule.mode}",
+                "gap": rule.gap, "min_length": rule.min_length,
+                "gpus_per_worker": gpus_per_worker, "ray": on_ray}
 
     from tqdm import tqdm
 
     bar = tqdm(total=len(jobs), desc="segment", unit="rec", disable=not progress,
                dynamic_ncols=True)
     results: list[dict[str, Any]] = []
+
+    def finished(result: dict[str, Any]) -> None:
+        results.append(store_result(result, out_dir))
+        write_run_summary(out_dir, settings, results)
+        bar.update(1)
+
     try:
-        if workers <= 1 and address is None:
+        if not on_ray:
             for job in jobs:
-                results.append(run_job(job))
-                bar.update(1)
+                finished(run_job(job))
         else:
-            results = _run_on_ray(jobs, workers, address, bar, ray_module)
+            _run_on_ray(jobs, workers, address, finished, ray_module, gpus_per_worker)
     finally:
         bar.close()
+    results.sort(key=lambda r: r["recording"])
     errors = [r["error"] for r in results if "error" in r]
     if errors:
         done = len(results) - len(errors)
@@ -222,8 +291,10 @@ def segment_many(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
     return results
 
 
-def _run_on_ray(jobs: list[SegmentJob], workers: int, address: str | None, bar,
-                ray_module=None) -> list[dict[str, Any]]:
+def _run_on_ray(jobs: list[SegmentJob], workers: int, address: str | None,
+                finished: Callable[[dict[str, Any]], None], ray_module=None,
+                gpus_per_worker: float = 0.0) -> None:
+    """Run the jobs as Ray tasks, at most `workers` at once; `finished` gets each result."""
     if ray_module is None:
         import ray as ray_module
     ray = ray_module
@@ -233,9 +304,12 @@ def _run_on_ray(jobs: list[SegmentJob], workers: int, address: str | None, bar,
         ray.init(log_to_driver=False, **kwargs)
         started_here = True
     try:
-        remote = ray.remote(num_cpus=1, max_retries=2)(_ray_task)
+        if gpus_per_worker and not ray.cluster_resources().get("GPU"):
+            log.warning("no GPU in the Ray cluster yet: the tasks wait for one (an autoscaler "
+                        "adds GPU workers on demand; without one they wait for ever)")
+        remote = ray.remote(num_cpus=1, num_gpus=gpus_per_worker, max_retries=2)(_ray_task)
         # At most `workers` tasks in flight, so `--workers` bounds the use of a shared cluster.
-        pending, results, queue = {}, [], list(jobs)
+        pending, queue = {}, list(jobs)
         limit = max(1, workers)
         while queue or pending:
             while queue and len(pending) < limit:
@@ -245,14 +319,13 @@ def _run_on_ray(jobs: list[SegmentJob], workers: int, address: str | None, bar,
             for ref in done:
                 job = pending.pop(ref)
                 try:
-                    results.append(ray.get(ref))
+                    result = ray.get(ref)
                 except ray.exceptions.RayError as err:
                     # A crashed worker or a bug: name the recording, finish the others.
                     first = str(err).strip().splitlines()[-1] if str(err).strip() else ""
-                    results.append({"recording": job.recording,
-                                    "error": f"{job.recording}: {type(err).__name__}: {first}"})
-                bar.update(1)
-        return sorted(results, key=lambda r: r["recording"])
+                    result = {"recording": job.recording,
+                              "error": f"{job.recording}: {type(err).__name__}: {first}"}
+                finished(result)
     finally:
         if started_here:
             ray.shutdown()
