@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from mcagent.errors import UserError
 
@@ -91,9 +92,12 @@ def cmd_all(args: argparse.Namespace) -> int:
     args.workers = 0
     train_all(skills, out=args.out, ppo=_ppo_args(args, skills[0]), bc=bc,
                         address=args.address, cpus_per_task=args.cpus_per_task,
-                        gpus_per_task=args.gpus_per_task if args.gpus_per_task is not None else "auto",
+                        gpus_per_task="auto" if args.gpus_per_worker is None else args.gpus_per_worker,
                         scratch=args.scratch, resume=not args.fresh,
                         on_result=lambda r: print(json.dumps(r), flush=True))
+    out = Path(args.out).resolve()
+    print(f"results: {out / 'training.json'} (this machine); checkpoints: {out / 'ppo'}/ on the "
+          f"node that trained each skill (on a cluster, make --out storage every node shares)")
     return 0
 
 
@@ -119,6 +123,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                               greedy=args.greedy, on_result=lambda r: bar.update(1))
     bar.close()
     print(table(results))
+    out = Path(args.out or args.checkpoints).resolve()
+    print(f"results: {out}/ (evaluation*.json, costs*.yaml)")
     return 0
 
 
@@ -192,7 +198,7 @@ def add_parser(sub) -> None:
     p.add_argument("--fresh", action="store_true",
                    help="retrain skills whose PPO checkpoint exists (default: skip them)")
     p.add_argument("--cpus-per-task", type=float, default=1.0, help="CPUs per skill task")
-    p.add_argument("--gpus-per-task", type=float, default=None,
+    p.add_argument("--gpus-per-worker", "--gpus-per-task", type=float, default=None,
                    help="GPUs per skill task (default: share the cluster's GPUs, 0 without)")
     _ppo_options(p, 200_000)
     _common(p)
