@@ -10,6 +10,13 @@ survival skills run (`find_water`/`collect_drink`, `find_cow`/`eat_cow`,
 `wake_up`). The agent gives up only when the planner says the target is out
 of reach, or the episode ends.
 
+A task whose target is `achievements: all` (Crafter's score suite) has no one
+goal: the agent pursues the not-yet-unlocked achievement with the cheapest
+plan, puts one aside after `hold_after` failed skills in a row while pursuing
+it (or when the planner finds it out of reach), comes back to the ones put
+aside when nothing else is left, and plays on (survival, then `noop`) until
+the episode ends.
+
 Every decision is an event (`skill_started`, `skill_succeeded`,
 `skill_failed`, `replanned`, `interrupted`, and `episode_started`/
 `episode_ended`) written to an episode log, one JSON object per line, so an
@@ -145,11 +152,12 @@ class Agent:
 
     def __init__(self, planner: Planner, library: SkillLibrary, policies: Mapping[str, Any], *,
                  survival: Survival | None = Survival(), budgets: Mapping[str, int] | None = None,
-                 source: str = "policies",
+                 source: str = "policies", hold_after: int = 3,
                  on_step: Callable[..., None] | None = None):
         self.planner, self.library, self.policies = planner, library, policies
         self.survival, self.budgets = survival, dict(budgets or {})
         self.source, self.on_step = source, on_step
+        self.hold_after = hold_after
 
     # -- one episode ---------------------------------------------------------------
     def run(self, env, task: Task, seed: int | None = None,
@@ -164,21 +172,37 @@ class Agent:
         self.current: str | None = None
         counts = {"run": 0, "succeeded": 0, "interrupts": 0, "replans": 0}
         self.counts = counts
+        # For `achievements: all`: the achievement pursued now, and those put aside.
+        self.goal: str | None = None
+        self.on_hold: set[str] = set()
+        self.goal_failures = 0
         self.log.emit("episode_started", 0, task=task.name, target=task.target,
                       target_kind=task.target_kind, count=task.count, seed=seed,
                       world_seed=self.info.get("world_seed"), policies=self.source,
                       inventory=_held(self.info["inventory"]))
+        every = task.target_kind == "achievements"
         try:
             while not self.done:
                 if self._serve_survival():
                     continue
+                if every and self._pick_goal() is None:
+                    self._step("noop")      # nothing left to pursue: play on to the end
+                    continue
                 plan = self._replan()
                 if plan is None:
+                    if every:
+                        self._hold_goal()
+                        continue
                     break
                 if plan.first is None:     # the planner says the goal holds
+                    if every:
+                        self._hold_goal()
+                        continue
                     self.end = "success" if self.info["success"] else "goal holds per planner"
                     break
-                self._run_skill(plan.first.skill, reason="plan")
+                outcome = self._run_skill(plan.first.skill, reason="plan")
+                if every:
+                    self._count_goal_outcome(outcome)
         except _EpisodeEnded:
             pass
         success = bool(self.info["success"])
@@ -192,8 +216,49 @@ class Agent:
         return result
 
     # -- planning ------------------------------------------------------------------
+    def _pick_goal(self) -> str | None:
+        """The achievement to pursue (`achievements: all`): the current one while it is
+        locked, else the locked one with the cheapest plan; None when none is left."""
+        unlocked = {a for a, n in self.info["achievements"].items() if n > 0}
+        if self.goal is not None and self.goal not in unlocked:
+            return self.goal
+        locked = [a for a in self.info["achievements"] if a not in unlocked]
+        if not locked:
+            return None
+        if not set(locked) - self.on_hold:
+            self.on_hold.clear()       # everything left was put aside: try them again
+        costs = {}
+        for achievement in locked:
+            if achievement in self.on_hold:
+                continue
+            try:
+                plan = self.planner.replan(achievement, self.info["inventory"], self.nearby)
+            except (UnreachableError, PlanNotFoundError):
+                self.on_hold.add(achievement)
+                continue
+            costs[achievement] = plan.expected_steps
+        if not costs:
+            self.goal = None
+            return None
+        self.goal = min(costs, key=lambda a: (costs[a], a))
+        self.goal_failures = 0
+        return self.goal
+
+    def _hold_goal(self) -> None:
+        if self.goal is not None:
+            self.on_hold.add(self.goal)
+        self.goal = None
+
+    def _count_goal_outcome(self, outcome: str) -> None:
+        self.goal_failures = 0 if outcome == "succeeded" else self.goal_failures + (
+            outcome == "failed")
+        if self.goal_failures >= self.hold_after:
+            self._hold_goal()
+
     def _target(self) -> tuple[str, int]:
         task = self.task
+        if task.target_kind == "achievements":
+            return self.goal, 1
         if task.target_kind == "achievement":
             return task.target, max(1, task.count - int(self.info["achievements"][task.target]))
         return task.target, task.count

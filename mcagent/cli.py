@@ -13,13 +13,6 @@ from mcagent.errors import UserError
 PLAYERS = ("expert", "random", "human")
 
 
-def _not_yet(stage: str):
-    def run(args: argparse.Namespace) -> int:
-        print(f"mcagent {stage}: not yet available in this version", file=sys.stderr)
-        return 2
-    return run
-
-
 def cmd_record(args: argparse.Namespace) -> int:
     from mcagent.recordings.record import record_episodes
 
@@ -86,9 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_sbd_parser(sub)
     add_skills_parser(sub)
 
-    for name, text in (("eval", "evaluate agents on task suites and write reports"),):
-        p = sub.add_parser(name, help=f"{text} (not yet available)")
-        p.set_defaults(run=_not_yet(name))
+    from mcagent.evaluation.cli import add_parser as add_eval_parser
+
+    add_eval_parser(sub)
     return parser
 
 

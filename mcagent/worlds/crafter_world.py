@@ -85,9 +85,16 @@ class DeterministicCrafter(crafter.Env):
             self._item_view = crafter_render.CachedItemView(self._textures, self._item_view._grid)
             self._sem_view = crafter_render.FastSemanticView(self._world, list(_OBJECT_CLASSES))
 
+    # The world seed of the next `reset()`, when a wrapper (crafter.Recorder) calls it.
+    next_world_seed: int | None = None
+
     def reset(self):
-        """Crafter's `reset`: the world seed from the env seed and the episode number."""
-        return self.reset_with_seed(hash((self._seed, self._episode + 1)) % (2 ** 31 - 1))
+        """Crafter's `reset`: the world seed from the env seed and the episode number,
+        or `next_world_seed` when one is set."""
+        seed, self.next_world_seed = self.next_world_seed, None
+        if seed is None:
+            seed = hash((self._seed, self._episode + 1)) % (2 ** 31 - 1)
+        return self.reset_with_seed(seed)
 
     def reset_with_seed(self, world_seed: int):
         """Crafter's reset, but the world's random state comes from `world_seed` alone."""
@@ -185,6 +192,11 @@ class CrafterEnv(gym.Env):
     ``terminated`` when the target is reached (``info["success"]``) or the
     player dies, and is ``truncated`` at the task's step limit.
 
+    With `stats_dir`, Crafter's own `crafter.Recorder` wraps the game and
+    appends each episode's summary (length, reward, achievement counts) to
+    `<stats_dir>/stats.jsonl`, as the benchmark's scoring expects; Crafter's
+    episode then lasts `max_steps` (a summary is written at death or the limit).
+
     It always runs the fast code of `DeterministicCrafter` (`fast=True`): the
     renderer of `crafter_render` and the world generation of `crafter_worldgen`,
     whose frames, worlds and random draws equal Crafter's own code (tested in
@@ -195,7 +207,8 @@ class CrafterEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
 
     def __init__(self, task: Task | None = None, size: int = 64, max_steps: int | None = None,
-                 reward: str = "crafter", render_mode: str | None = "rgb_array"):
+                 reward: str = "crafter", render_mode: str | None = "rgb_array",
+                 stats_dir: str | None = None):
         if reward not in ("crafter", "task"):
             raise ValueError(f"reward must be 'crafter' or 'task', not {reward!r}")
         self.rules = crafter_rules()
@@ -203,7 +216,11 @@ class CrafterEnv(gym.Env):
         self.max_steps = max_steps or (task.max_steps if task else 10000)
         self.reward_mode = reward
         self.render_mode = render_mode
-        self._env = DeterministicCrafter(size=(size, size), length=None, reward=True, seed=0)
+        self._env = DeterministicCrafter(size=(size, size), reward=True, seed=0,
+                                         length=self.max_steps if stats_dir else None)
+        # What reset and step go through: the game, or Crafter's recorder around it.
+        self._game = (crafter.Recorder(self._env, stats_dir, save_stats=True, save_video=False,
+                                       save_episode=False) if stats_dir else self._env)
         self.action_names = tuple(self._env.action_names)
         self.inventory_names = tuple(self.rules.items)
         self.semantic_names = (None, *self.rules.materials, *SEMANTIC_OBJECTS)
@@ -220,7 +237,8 @@ class CrafterEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         world_seed = int(self.np_random.integers(0, 2**31 - 1))
-        frame = self._env.reset_with_seed(world_seed)
+        self._env.next_world_seed = world_seed
+        frame = self._game.reset()
         player = self._env._player
         if self.task:
             for item, count in self.task.initial_inventory.items():
@@ -235,7 +253,8 @@ class CrafterEnv(gym.Env):
     def step(self, action):
         if self._before is None:
             raise RuntimeError("call reset() before step()")
-        frame, reward, dead, crafter_info = self._env.step(int(action))
+        frame, reward, _, crafter_info = self._game.step(int(action))
+        dead = self._env._player.health <= 0
         self._steps += 1
         self._last_frame = frame
         after = self._snapshot()

@@ -21,7 +21,7 @@ class Task:
 
     name: str
     world: str
-    target_kind: str  # "achievement" or "item"
+    target_kind: str  # "achievement", "item", or "achievements" (every one of the world's)
     target: str
     count: int
     initial_inventory: Mapping[str, int]
@@ -31,6 +31,8 @@ class Task:
     extra: Mapping[str, object] = dataclasses.field(default_factory=dict)
 
     def reached(self, inventory: Mapping[str, int], achievements: Mapping[str, int]) -> bool:
+        if self.target_kind == "achievements":
+            return all(n >= self.count for n in achievements.values())
         if self.target_kind == "achievement":
             return achievements.get(self.target, 0) >= self.count
         return inventory.get(self.target, 0) >= self.count
@@ -59,7 +61,13 @@ def _crafter_task(name: str, raw: Mapping, source: str) -> Task:
     if unknown:
         raise UserError(f"{where}: unknown field(s) {sorted(unknown)}")
     target = raw.get("target") or {}
-    if "achievement" in target:
+    if "achievements" in target:
+        # Crafter's benchmark: pursue every achievement (the score suite).
+        if target["achievements"] != "all":
+            raise UserError(f"{where}: target achievements must be 'all', got "
+                            f"{target['achievements']!r}")
+        kind, goal, count = "achievements", "all", 1
+    elif "achievement" in target:
         kind, goal, count = "achievement", target["achievement"], int(target.get("count", 1))
         if goal not in rules.achievements:
             raise UserError(f"{where}: unknown achievement {goal!r}; "
@@ -69,7 +77,8 @@ def _crafter_task(name: str, raw: Mapping, source: str) -> Task:
         if goal not in rules.items:
             raise UserError(f"{where}: unknown item {goal!r}; valid: {', '.join(rules.items)}")
     else:
-        raise UserError(f"{where}: target needs 'achievement' or 'item', got {target!r}")
+        raise UserError(f"{where}: target needs 'achievement', 'achievements' or 'item', "
+                        f"got {target!r}")
     inventory = dict(raw.get("initial_inventory") or {})
     for item, n in inventory.items():
         if item not in rules.items:
