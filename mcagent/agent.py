@@ -12,7 +12,7 @@ of reach, or the episode ends.
 
 A task whose target is `achievements: all` (Crafter's score suite) has no one
 goal: the agent pursues the not-yet-unlocked achievement with the cheapest
-plan, puts one aside after `hold_after` failed skills in a row while pursuing
+plan (among those whose `Task.after` achievements are unlocked), puts one aside after `hold_after` failed skills in a row while pursuing
 it (or when the planner finds it out of reach), comes back to the ones put
 aside when nothing else is left, and plays on (survival, then `noop`) until
 the episode ends.
@@ -227,10 +227,10 @@ class Agent:
             return None
         if not set(locked) - self.on_hold:
             self.on_hold.clear()       # everything left was put aside: try them again
+        ready = [a for a in locked if a not in self.on_hold
+                 and set(self.task.after.get(a, ())) <= unlocked]
         costs = {}
-        for achievement in locked:
-            if achievement in self.on_hold:
-                continue
+        for achievement in ready or [a for a in locked if a not in self.on_hold]:
             try:
                 plan = self.planner.replan(achievement, self.info["inventory"], self.nearby)
             except (UnreachableError, PlanNotFoundError):

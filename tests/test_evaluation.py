@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import os
 import pathlib
 import signal
@@ -212,3 +213,26 @@ def test_bad_arguments_are_one_line_errors(tmp_path, capsys):
     assert "no trained skill set" in capsys.readouterr().err
     assert main(["eval", "--report-only", "--out", str(tmp_path / "empty")]) == 2
     assert "no plan.json" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None,
+                    reason="needs Debian's chromium (apt-get install chromium)")
+def test_report_page_renders_headless_in_chromium(tmp_path):
+    settings = EvalSettings(graph=GRAPH, skills="expert", max_steps=200)
+    run_evaluation(make_plan("tech-tree", ["mcagent", "random"], 1, settings,
+                             tasks=["collect_wood"]), tmp_path, workers=0)
+    page = write_report(tmp_path)["html"]
+    shot = tmp_path / "page.png"
+    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync",
+                    f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1000,3000",
+                    f"--screenshot={shot}", page.resolve().as_uri()],
+                   capture_output=True, timeout=120, check=True)
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(shot).convert("RGB"))
+    # The plots' bars (matplotlib's default blue) are drawn: the images loaded from the page.
+    blue = (np.abs(pixels.astype(int) - (31, 119, 180)).sum(axis=2) < 30).sum()
+    assert blue > 2000

@@ -29,6 +29,8 @@ class Task:
     description: str = ""
     # World-specific settings passed through to the backend (biome, initial mobs).
     extra: Mapping[str, object] = dataclasses.field(default_factory=dict)
+    # For `achievements: all`: achievement -> achievements to unlock before pursuing it.
+    after: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
     def reached(self, inventory: Mapping[str, int], achievements: Mapping[str, int]) -> bool:
         if self.target_kind == "achievements":
@@ -57,7 +59,7 @@ def _crafter_task(name: str, raw: Mapping, source: str) -> Task:
 
     rules = crafter_rules()
     where = f"{source}: task {name!r}"
-    unknown = set(raw) - {"target", "initial_inventory", "max_steps", "description"}
+    unknown = set(raw) - {"target", "initial_inventory", "max_steps", "description", "after"}
     if unknown:
         raise UserError(f"{where}: unknown field(s) {sorted(unknown)}")
     target = raw.get("target") or {}
@@ -86,8 +88,18 @@ def _crafter_task(name: str, raw: Mapping, source: str) -> Task:
         if not isinstance(n, int) or not 0 <= n <= rules.items[item].max:
             raise UserError(f"{where}: initial_inventory {item}={n!r} must be an integer "
                             f"in 0..{rules.items[item].max}")
+    after = {}
+    for achievement, before in (raw.get("after") or {}).items():
+        for a in (achievement, *before):
+            if a not in rules.achievements:
+                raise UserError(f"{where}: after: unknown achievement {a!r}; "
+                                f"valid: {', '.join(rules.achievements)}")
+        after[achievement] = tuple(before)
+    if after and kind != "achievements":
+        raise UserError(f"{where}: 'after' orders the achievements of an `achievements: all` "
+                        f"target; this task has one target")
     return Task(name, "crafter", kind, goal, count, inventory, int(raw.get("max_steps", 10000)),
-                str(raw.get("description", "")))
+                str(raw.get("description", "")), after=after)
 
 
 def _load_mcagent_suites(path: pathlib.Path) -> dict[str, Suite]:
