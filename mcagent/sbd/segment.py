@@ -256,8 +256,8 @@ def segment_many(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     # Absolute paths: a Ray worker may run in another folder.
     device = "cuda" if gpus_per_worker else "cpu"
-    jobs = [SegmentJob(str(stem.resolve()), str(model_dir.resolve()), rule.mode, rule.gap, rule.min_length, plot,
-                       rule.confirm, device)
+    jobs = [SegmentJob(str(stem.resolve()), str(model_dir.resolve()), rule.mode, rule.gap,
+                       rule.min_length, plot, rule.confirm, device)
             for stem in stems]
     settings = {"model": str(model_dir.resolve()), "method": f"sbd-{rule.mode}",
                 "gap": rule.gap, "min_length": rule.min_length,
