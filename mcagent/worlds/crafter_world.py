@@ -218,9 +218,9 @@ class CrafterEnv(gym.Env):
         self.render_mode = render_mode
         self._env = DeterministicCrafter(size=(size, size), reward=True, seed=0,
                                          length=self.max_steps if stats_dir else None)
-        # What reset and step go through: the game, or Crafter's recorder around it.
-        self._game = (crafter.Recorder(self._env, stats_dir, save_stats=True, save_video=False,
-                                       save_episode=False) if stats_dir else self._env)
+        self._recorder = (crafter.Recorder(self._env, stats_dir, save_stats=True,
+                                           save_video=False, save_episode=False)
+                          if stats_dir else None)
         self.action_names = tuple(self._env.action_names)
         self.inventory_names = tuple(self.rules.items)
         self.semantic_names = (None, *self.rules.materials, *SEMANTIC_OBJECTS)
@@ -271,6 +271,11 @@ class CrafterEnv(gym.Env):
     def render(self):
         # The last observation: rendering again would draw from the world's random state.
         return self._last_frame
+
+    @property
+    def _game(self):
+        """What reset and step go through: the game, or Crafter's recorder around it."""
+        return self._recorder if self._recorder is not None else self._env
 
     # -- privileged access for scripted players ----------------------------
     @property
