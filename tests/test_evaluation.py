@@ -152,25 +152,35 @@ def test_crafter_score_suite_records_with_crafters_own_recorder(tmp_path):
     assert "Crafter score" in (tmp_path / "report.md").read_text()
 
 
+def busy_ray_workers() -> list:
+    """Ray worker processes in the middle of an episode (Ray titles them after the task)."""
+    import psutil
+
+    return [p for p in psutil.process_iter(["cmdline"])
+            if (p.info["cmdline"] or [""])[0].startswith("ray::_play")]
+
+
 def test_eval_on_ray_replays_the_episode_of_a_lost_worker(tmp_path):
     ray = pytest.importorskip("ray")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         plan = make_plan("tech-tree", ["mcagent", "random"], 4,
-                         EvalSettings(graph=GRAPH, skills="expert", max_steps=200),
-                         tasks=["collect_wood"])
+                         EvalSettings(graph=GRAPH, skills="expert", max_steps=300),
+                         tasks=["collect_stone"])
         killed = []
 
         def progress(record, done, total):
-            if not killed:          # the first worker to finish dies before its next episode
-                killed.append(record["pid"])
-                os.kill(record["pid"], signal.SIGKILL)
+            busy = busy_ray_workers()
+            if not killed and busy:      # kill a worker in the middle of its episode
+                killed.append(busy[0].pid)
+                busy[0].kill()
 
         stats = run_evaluation(plan, tmp_path, workers=2, progress=progress)
     finally:
         ray.shutdown()
     records = read_results(tmp_path / "results.jsonl")
     keys = [r["key"] for r in records]
+    assert killed, "no worker was busy when an episode ended"
     assert len(keys) == len(set(keys)) == 8 == stats["planned"]
     assert stats["retried"] >= 1 and any(r["attempt"] == 2 for r in records)
     assert killed[0] not in {r["pid"] for r in records if r["attempt"] == 2}

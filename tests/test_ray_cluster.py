@@ -204,6 +204,7 @@ class Node:
     people's local clusters included."""
 
     def __init__(self, args: list[str], name: str, log_dir: Path):
+        self.name = name
         # Short: Ray's socket paths under it must fit in 107 characters.
         self.temp_dir = tempfile.mkdtemp(prefix=f"mc{name}-", dir="/tmp")
         ports = ["--node-manager-port", "--object-manager-port", "--dashboard-agent-grpc-port",
@@ -294,7 +295,8 @@ def two_nodes(tmp_path_factory):
                           "worker", logs))
         found = wait_for(lambda: (n if len(n := list_nodes(dashboard)) == 2 else None), 150,
                          "the second node", nodes)
-        yield {"dashboard": dashboard, "nodes": found, "start_s": time.monotonic() - started}
+        yield {"dashboard": dashboard, "nodes": found, "start_s": time.monotonic() - started,
+               "processes": nodes}
     finally:
         for node in reversed(nodes):
             node.stop()
@@ -334,3 +336,75 @@ def test_segmentation_as_a_ray_job_spreads_over_both_nodes(two_nodes, tmp_path):
     print(f"\ntwo-node cluster up in {two_nodes['start_s']:.1f} s; segment job "
           f"{job_s:.1f} s; recordings per node {per_node}; node ids "
           f"head {roles['head_node']}, worker {roles['worker_node']}", file=sys.stderr)
+
+
+def eval_command(out: Path, episodes: int, tasks: str, max_steps: int) -> list[str]:
+    return ["mcagent", "eval", "--suite", "tech-tree", "--tasks", tasks,
+            "--agents", "mcagent,random", "--episodes", str(episodes), "--skills", "expert",
+            "--max-steps", str(max_steps), "--workers", "2", "--address", "auto",
+            "--out", str(out), "-q"]
+
+
+def test_evaluation_as_a_ray_job_spreads_over_both_nodes(two_nodes, tmp_path):
+    nodes = {n["node_id"] for n in two_nodes["nodes"]}
+    out = tmp_path / "eval"
+    done = subprocess.run(
+        ["ray", "job", "submit", "--address", two_nodes["dashboard"], "--working-dir", str(ROOT),
+         "--", *eval_command(out, 3, "collect_wood,place_table", 200)],
+        cwd=ROOT, env=ray_env(), capture_output=True, text=True, timeout=280)
+    assert done.returncode == 0 and "succeeded" in done.stdout, done.stdout + done.stderr
+    assert f"{out / 'report.html'}" in done.stdout
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert len(records) == len({r["key"] for r in records}) == 12
+    assert {r["node"] for r in records} == nodes      # episodes played on both nodes
+
+
+def busy_on(node: Node) -> bool:
+    """Whether a Ray worker of `node` is playing an episode (Ray titles it after the task)."""
+    import psutil
+
+    try:
+        tree = psutil.Process(node.process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return False
+    for p in tree:
+        try:
+            if (p.cmdline() or [""])[0].startswith("ray::_play"):
+                return True
+        except psutil.NoSuchProcess:
+            continue
+    return False
+
+
+def test_evaluation_survives_losing_a_node(two_nodes, tmp_path):
+    """The worker node is killed while an evaluation runs: every episode ends up in the
+    results exactly once, those it was playing played again on the head. (Last in this
+    file: the cluster has one node after it.)"""
+    worker = next(n for n in two_nodes["processes"] if n.name == "worker")
+    head_id = next(n["node_id"] for n in two_nodes["nodes"] if "head_node" in n["resources_total"])
+    out = tmp_path / "eval"
+    started = time.monotonic()
+    job = subprocess.Popen(
+        ["ray", "job", "submit", "--address", two_nodes["dashboard"], "--working-dir", str(ROOT),
+         "--", *eval_command(out, 8, "collect_iron", 400)],
+        cwd=ROOT, env=ray_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    results = out / "results.jsonl"
+    deadline = time.monotonic() + 200
+    while not busy_on(worker):             # wait until the worker node is mid-episode
+        assert time.monotonic() < deadline and job.poll() is None, "no episode on the worker"
+        time.sleep(0.02)
+    worker.stop()
+    killed_at = time.monotonic()
+    output, _ = job.communicate(timeout=400)
+    assert job.returncode == 0 and "succeeded" in output, output
+    records = [json.loads(line) for line in results.read_text().splitlines()]
+    keys = [r["key"] for r in records]
+    assert len(keys) == len(set(keys)) == 16
+    # What the worker node was playing was played again on the head.
+    assert any(r["attempt"] == 2 and r["node"] == head_id for r in records)
+    assert all(r["node"] == head_id for r in records if r["attempt"] > 1)
+    retried = sum(r["attempt"] > 1 for r in records)
+    line = next(l for l in output.splitlines() if "played again after a lost worker" in l)
+    assert f"{retried} played again" in line
+    print(f"\nnode lost {killed_at - started:.1f} s into the job: {retried} episode(s) played "
+          f"again; {line.strip()}; job {time.monotonic() - started:.1f} s", file=sys.stderr)

@@ -3,11 +3,12 @@ process or on Ray actors, and append each record as its episode ends.
 
 The plan (agents x tasks x seeds, and the settings) is written to
 `<out>/plan.json` first; running again with the same `--out` checks that the
-plan is the same and plays only what `results.jsonl` lacks. On Ray, each actor
-(`num_cpus=1`, `num_gpus=gpus_per_worker`) holds one `EpisodeRunner` and plays
-one episode at a time, so a lost actor or node costs the one episode it was
-playing: a new actor takes its place and the episode is played again (its
-record says `attempt: 2`). An episode that raises an error in the agent's own
+plan is the same and plays only what `results.jsonl` lacks. On Ray, each
+episode is a task (`num_cpus=1`, `num_gpus=gpus_per_worker`; at most
+`workers` at once; each worker process keeps one `EpisodeRunner`, so models
+load once per process), so a lost worker or node costs the episodes it was
+playing: they are played again on what is left (their records say
+`attempt: 2`). An episode that raises an error in the agent's own
 code is not retried: it goes to `errors.jsonl` and the run ends with an error
 once the rest are done.
 """
@@ -15,6 +16,7 @@ once the rest are done.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -163,6 +165,16 @@ def run_evaluation(plan: EvalPlan, out: str | pathlib.Path, workers: int = 0,
     return stats
 
 
+@functools.lru_cache(maxsize=4)
+def _runner(settings: EvalSettings) -> EpisodeRunner:
+    """One runner per worker process: Ray reuses its workers, so models load once each."""
+    return EpisodeRunner(settings)
+
+
+def _play(settings: EvalSettings, episode: Episode) -> dict:
+    return _runner(settings).run(episode.agent, episode.task, episode.seed, episode.attempt)
+
+
 def _run_on_ray(settings: EvalSettings, todo: list[Episode], workers: int, address: str | None,
                 gpus_per_worker: float, finished: Callable[[dict], None],
                 failed: Callable[[Episode, str], None], stats: dict) -> None:
@@ -176,42 +188,39 @@ def _run_on_ray(settings: EvalSettings, todo: list[Episode], workers: int, addre
         started_here = True
     try:
         if gpus_per_worker and not ray.cluster_resources().get("GPU"):
-            log.warning("no GPU in the Ray cluster yet: the actors wait for one")
-        actor_class = ray.remote(num_cpus=1, num_gpus=gpus_per_worker)(EpisodeRunner)
-        actors = [actor_class.remote(settings) for _ in range(min(workers, len(todo)))]
-        idle = list(actors)
+            log.warning("no GPU in the Ray cluster yet: the episodes wait for one")
+        # Tasks, not actors: a task waits for any free CPU, so the run goes on, on the
+        # nodes that are left, when one is lost. Retries are ours, to count them.
+        play = ray.remote(num_cpus=1, num_gpus=gpus_per_worker, max_retries=0)(_play)
         queue = list(todo)
-        pending: dict[Any, tuple[Episode, Any, float]] = {}
+        pending: dict[Any, tuple[Episode, float]] = {}
+        lost = (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
+                ray.exceptions.ObjectLostError, ray.exceptions.RayActorError,
+                ray.exceptions.LocalRayletDiedError)
         while queue or pending:
-            while queue and idle:
-                episode, actor = queue.pop(0), idle.pop()
-                ref = actor.run.remote(episode.agent, episode.task, episode.seed, episode.attempt)
-                pending[ref] = (episode, actor, time.perf_counter())
+            while queue and len(pending) < max(1, workers):
+                episode = queue.pop(0)
+                pending[play.remote(settings, episode)] = (episode, time.perf_counter())
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:
-                episode, actor, began = pending.pop(ref)
+                episode, began = pending.pop(ref)
                 try:
                     record = ray.get(ref)
-                except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError,
-                        ray.exceptions.NodeDiedError, ray.exceptions.ObjectLostError) as error:
-                    # The worker (or its node) is gone: a new actor plays the episode again.
+                except lost as error:
+                    # The worker (or its node) is gone: the episode is played again.
                     stats["lost_s"] += time.perf_counter() - began
                     log.warning("%s: worker lost (%s); playing it again", episode.key,
                                 type(error).__name__)
-                    ray.kill(actor, no_restart=True)
                     if episode.attempt >= MAX_ATTEMPTS:
                         failed(episode, f"worker lost {episode.attempt} times: {error}")
                     else:
                         stats["retried"] += 1
                         queue.insert(0, dataclasses.replace(episode, attempt=episode.attempt + 1))
-                    idle.append(actor_class.remote(settings))
                     continue
                 except ray.exceptions.RayTaskError as error:
                     failed(episode, str(error).strip().splitlines()[-1])
-                    idle.append(actor)
                     continue
                 finished(record)
-                idle.append(actor)
     finally:
         if started_here:
             ray.shutdown()
