@@ -209,9 +209,10 @@ class EpisodeRunner:
 
 class ItemTargets:
     """Plan4MC's planner for the agent: it plans for items only, so an achievement target
-    becomes the item its skill obtains (`collect_wood`: one more wood than held now;
-    `place_table`: `table_nearby`). Achievements with no such item (defeating a creature,
-    the vitals: food, drink, energy) are planned by `fallback` (mcagent's planner)."""
+    becomes the item its skill obtains (`collect_wood`: one more wood than held now).
+    Achievements with no such item (defeating a creature, the vitals food, drink and
+    energy, placing a station: `stone_nearby` comes from finding stone as well) are
+    planned by `fallback` (mcagent's planner)."""
 
     VITALS = ("health", "food", "drink", "energy")
 
@@ -227,7 +228,8 @@ class ItemTargets:
         from mcagent.planner.semantics import is_nearby
 
         item = self.items.get(target, target if target in self.max_counts else None)
-        if item is None or item in self.VITALS:
+        if item is None or item in self.VITALS or (is_nearby(item) and target in self.items):
+            # No item to ask for; a placed station is `*_nearby`, which finding also gives.
             return self.fallback.replan(target, inventory, nearby, count)
         if is_nearby(item):
             return self.planner.replan(item, inventory, nearby, 1)
