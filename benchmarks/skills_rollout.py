@@ -1,4 +1,4 @@
-"""Skill rollout throughput: environment steps per second with 1 and 2 Ray rollout actors.
+"""Skill training throughput: rollout steps/s with 1 and 2 Ray actors, and PPO end to end.
 
 Each actor is a `mcagent.skills.ppo.RolloutWorker` holding `--envs` SkillEnvs
 of one skill (default collect_wood, target-nearby starts, episode resets
@@ -7,10 +7,13 @@ the weights and collects `--rollout-len` steps per env, as PPO does, `--rounds`
 times after one warm-up round. Figures: wall-clock steps/s of the whole
 collection (what PPO gets), and steps per CPU second inside the actors (what
 the machine's load does not hide). The load average at start and end is kept:
-on a shared machine, compare the ratio of one run. Appends one JSON line to
+on a shared machine, compare the ratio of one run. Then PPO end to end in one
+process (`train_ppo` with `workers=0`: rollouts, advantages and updates, as
+`train all` runs each skill), `--ppo-steps` environment steps after a short
+warm-up: what a skill's training gets per core. Appends one JSON line to
 benchmarks/skills_rollout.history.jsonl.
 
-    python benchmarks/skills_rollout.py                 # about 2 minutes
+    python benchmarks/skills_rollout.py                 # a few minutes
     python benchmarks/skills_rollout.py --rounds 2 --no-history
 """
 
@@ -56,12 +59,35 @@ def measure(workers: int, args) -> dict:
             "steps_per_cpu_s_per_worker": round(steps / cpu, 1)}
 
 
+def measure_ppo(args) -> dict:
+    """Environment steps per wall-clock second of a whole PPO run in this process."""
+    import tempfile
+
+    import torch
+
+    from mcagent.skills.ppo import PPOArgs, train_ppo
+
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as out:
+        settings = dict(skill=args.skill, workers=0, envs_per_worker=args.envs,
+                        rollout_len=args.rollout_len, out=out, logdir=None, graph=None)
+        train_ppo(PPOArgs(total_steps=args.envs * args.rollout_len, **settings))   # warm-up
+        start, cpu = time.perf_counter(), time.process_time()
+        result = train_ppo(PPOArgs(total_steps=args.ppo_steps, **settings))
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return {"steps": result["env_steps"], "wall_s": round(wall, 2),
+            "steps_per_s": round(result["env_steps"] / wall, 1),
+            "steps_per_cpu_s": round(result["env_steps"] / cpu, 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skill", default="collect_wood")
     parser.add_argument("--envs", type=int, default=8, help="environments per actor")
     parser.add_argument("--rollout-len", type=int, default=64, help="steps per env per round")
     parser.add_argument("--rounds", type=int, default=6, help="measured rounds")
+    parser.add_argument("--ppo-steps", type=int, default=4096,
+                        help="environment steps of the end-to-end PPO run (0: skip it)")
     parser.add_argument("--no-history", action="store_true")
     args = parser.parse_args()
     import ray
@@ -70,6 +96,7 @@ def main() -> None:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     runs = [measure(1, args), measure(2, args)]
     ray.shutdown()
+    ppo = measure_ppo(args) if args.ppo_steps else None
     load_end = os.getloadavg()[0]
     speedup = runs[1]["steps_per_s"] / runs[0]["steps_per_s"]
     print(f"skill {args.skill}, {args.envs} envs per actor, {args.rollout_len} steps per round, "
@@ -80,6 +107,9 @@ def main() -> None:
     for r in runs:
         print(f"| {r['workers']} | {r['steps_per_s']} | {r['steps_per_cpu_s_per_worker']} |")
     print(f"speed-up 2 vs 1 actor: {speedup:.2f}x")
+    if ppo:
+        print(f"PPO end to end, one process: {ppo['steps_per_s']} steps/s "
+              f"({ppo['steps']} steps in {ppo['wall_s']} s; {ppo['steps_per_cpu_s']} per CPU-second)")
     if not args.no_history:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                                 capture_output=True, text=True).stdout.strip()
@@ -87,7 +117,7 @@ def main() -> None:
                 "commit": commit, "cores": os.cpu_count(), "load_avg_1min_start": load_start,
                 "load_avg_1min_end": load_end, "skill": args.skill, "envs": args.envs,
                 "rollout_len": args.rollout_len, "rounds": args.rounds, "runs": runs,
-                "speedup_2_vs_1": round(speedup, 2)}
+                "speedup_2_vs_1": round(speedup, 2), "ppo_one_process": ppo}
         with HISTORY.open("a") as f:
             f.write(json.dumps(line) + "\n")
 

@@ -91,6 +91,72 @@ def test_collect_wood_succeeds_on_its_event_and_shaping_rewards_approach(library
     assert success
 
 
+def test_skill_episodes_start_at_any_time_of_day_and_finding_anywhere(library):
+    spec = library["find_iron"]
+    env = SkillEnv(spec, anywhere=1.0)
+    daylight, places = [], set()
+    for seed in range(12):
+        _, info = env.reset(seed=seed)
+        daylight.append(info["daylight"])
+        places.add(info["player_pos"])
+        material = env.base.world[info["player_pos"]][0]
+        assert material in crafter_rules().walkable and not spec.succeeded(info, env.ids)
+        assert info["inventory"]["stone_pickaxe"] == 1 and "do" in spec.actions
+    assert min(daylight) < 0.5 < max(daylight) and len(places) == 12
+    morning = SkillEnv(spec, daytime="morning", anywhere=0.0)
+    _, info = morning.reset(seed=0)
+    assert info["daylight"] > 0.7 and info["player_pos"] == (32, 32)
+
+
+def _put_next_to_player(env, make):
+    world, player = env.base.world, env.base.player
+    x, y = player.pos
+    for spot in ((x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1)):
+        if env._free(spot):
+            world.add(make(world, spot, player))
+            return spot
+    raise AssertionError("no free cell next to the player")
+
+
+def test_zombies_next_to_the_player_are_removed_except_in_defeat_zombie(library):
+    from crafter import objects
+
+    for name, removed in (("collect_wood", True), ("defeat_zombie", False)):
+        env = SkillEnv(library[name])
+        env.reset(seed=4)
+        spot = _put_next_to_player(env, objects.Zombie)
+        env.step(env.action_names.index("noop"))
+        present = any(isinstance(o, objects.Zombie) and o.distance(env.base.player) <= 2
+                      for o in env.base.world.objects)
+        assert env.threats_removed == int(removed) and present != removed, (name, spot)
+
+
+def test_vitals_are_served_but_by_the_skill_that_restores_them(library):
+    for name, kept in (("find_tree", 9), ("collect_drink", 2)):
+        env = SkillEnv(library[name])
+        env.reset(seed=0)
+        env.base.player.inventory["drink"] = 2
+        _, _, _, _, info = env.step(env.action_names.index("noop"))
+        assert info["inventory"]["drink"] >= kept if kept == 9 else info["inventory"]["drink"] <= 2
+    starts = [SkillEnv(library["wake_up"]).reset(seed=s)[1]["inventory"] for s in range(4)]
+    assert all(i["energy"] == 2 for i in starts)   # set exactly, not raised to it
+    assert len({i["health"] for i in starts} | {i["food"] for i in starts}) > 1
+
+
+def test_death_costs_the_penalty_and_new_cells_earn_exploration(library):
+    env = SkillEnv(library["find_tree"], shaping=0.0, explore=1.0, death_penalty=3.0)
+    _, info = env.reset(seed=2)
+    x, y = info["player_pos"]
+    moves = {"move_left": (x - 1, y), "move_right": (x + 1, y), "move_up": (x, y - 1),
+             "move_down": (x, y + 1)}
+    action = next(a for a, cell in moves.items() if env._free(cell))
+    _, reward, terminated, _, info = env.step(env.action_names.index(action))
+    assert reward == 1.0 and not terminated
+    env.base.player.inventory["health"] = 0
+    _, reward, terminated, _, info = env.step(env.action_names.index("noop"))
+    assert terminated and not info["skill_success"] and reward == -3.0
+
+
 @pytest.mark.parametrize("name", ["place_table", "place_furnace", "make_wood_pickaxe",
                                   "make_iron_pickaxe"])
 def test_guarded_skills_succeed_from_their_start(library, name):
@@ -139,7 +205,7 @@ def test_segments_with_a_gap_are_rejected(tmp_path):
 
 def _policy(library, skills):
     rules = crafter_rules()
-    return SkillPolicy(policy_config_for(library, skills, rules.actions, channels=(8, 8, 8, 8),
+    return SkillPolicy(policy_config_for(library, skills, rules.actions, tile_channels=(8, 8),
                                          hidden=32, skill_embedding=4))
 
 
@@ -149,9 +215,10 @@ def test_checkpoint_round_trip_is_safetensors_and_json(library, tmp_path):
     assert path.suffix == ".safetensors"
     header_len = int.from_bytes(path.read_bytes()[:8], "little")
     assert json.loads(path.read_bytes()[8:8 + header_len])   # a safetensors header, not a pickle
+    assert '"dtype":"F16"' in path.read_bytes()[8:8 + header_len].decode()   # stored as float16
     loaded = load_policy(path, skills=["collect_wood"], action_names=crafter_rules().actions)
     for key, value in policy.state_dict().items():
-        assert torch.equal(value, loaded.state_dict()[key])
+        assert torch.equal(value.half().float(), loaded.state_dict()[key])
     image = np.zeros((2, 64, 64, 3), np.uint8)
     inventory = np.zeros((2, 16), np.uint8)
     allowed = set(library["collect_wood"].actions)
@@ -179,6 +246,38 @@ def test_checkpoint_of_other_shape_is_rejected_naming_both(library, tmp_path):
         load_policy(path, image_shape=(32, 32, 3))
     with pytest.raises(UserError, match="inventory size 16 differs from the world's 20"):
         load_policy(path, inventory_size=20)
+
+
+def test_an_earlier_checkpoint_format_is_rejected_naming_both(library, tmp_path):
+    path = save_policy(_policy(library, ["collect_wood"]), tmp_path / "p")
+    meta = json.loads(path.with_suffix(".json").read_text())
+    meta["format"] = "mcagent-skill-policy/1"
+    path.with_suffix(".json").write_text(json.dumps(meta))
+    with pytest.raises(UserError, match=r"expected format 'mcagent-skill-policy/2', "
+                                        r"got 'mcagent-skill-policy/1'"):
+        load_policy(path)
+
+
+def test_the_tile_encoder_reads_the_local_view_only(library):
+    """Kernel and stride are the tile; the two inventory rows under the view are not read
+    (the inventory vector gives them), every tile of the 9x7 view is."""
+    torch.manual_seed(0)
+    policy = _policy(library, ["collect_wood"])
+    conv = policy.tiles[0]
+    assert conv.kernel_size == (7, 7) and conv.stride == (7, 7)
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (1, 64, 64, 3), dtype=np.uint8)
+    inventory, skill = torch.zeros(1, 16), torch.zeros(1, dtype=torch.long)
+    logits = policy(torch.as_tensor(image), inventory, skill)[0]
+    below = image.copy()
+    below[:, 49:] = 0
+    assert torch.equal(policy(torch.as_tensor(below), inventory, skill)[0], logits)
+    for y, x in ((0, 0), (48, 62)):   # the view's corner pixels
+        changed = image.copy()
+        changed[0, y, x] = 255 - changed[0, y, x]
+        assert not torch.equal(policy(torch.as_tensor(changed), inventory, skill)[0], logits)
+    with pytest.raises(ValueError, match=r"a view of \[9, 7\] tiles of 8 pixels does not fit"):
+        policy_config_for(library, ["collect_wood"], crafter_rules().actions, tile=8)
 
 
 def test_gae_matches_a_hand_computation():
@@ -215,6 +314,17 @@ def test_bc_then_ppo_in_process_then_evaluate(recordings, tmp_path, library):
     doc = costs_document([r, g], "test")
     assert doc["format"] == "mcagent-skill-costs/1"
     assert 0 < doc["skills"]["collect_wood"]["success_rate"] <= 1
+
+
+def test_ppo_resumes_its_checkpoint_counting_its_steps(tmp_path):
+    settings = dict(skill="collect_wood", workers=0, envs_per_worker=2, rollout_len=32,
+                    minibatch=32, epochs=1, out=str(tmp_path), logdir=None, graph=None,
+                    save_every=1)
+    first = train_ppo(PPOArgs(total_steps=64, **settings))
+    again = train_ppo(PPOArgs(total_steps=128, resume=True, **settings))
+    assert first["env_steps"] == 64 and again["env_steps"] == 128
+    training = json.loads((tmp_path / "ppo" / "collect_wood.json").read_text())["training"]
+    assert training["env_steps"] == 128 and training["wall_s"] >= first["wall_s"]
 
 
 def test_ppo_refuses_a_bc_checkpoint_without_the_skill(library, tmp_path):

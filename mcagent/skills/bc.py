@@ -44,6 +44,8 @@ class BCArgs:
     device: str = "auto"               # cpu, cuda, or auto (cuda when available)
     logdir: str | None = None          # TensorBoard folder; None for none
     graph: str | None = "auto"         # skill graph that names the skills (auto: skill_graph/crafter.yaml)
+    threads: int | None = 1            # torch CPU threads (None: torch's default); more than the
+                                       # free cores slows small networks down many times over
 
 
 @dataclasses.dataclass
@@ -121,6 +123,8 @@ def train_bc(args: BCArgs, *, library: SkillLibrary | None = None,
     counts = data.counts()
     present = [s for s, n in counts.items() if n]
     log.info("BC samples per skill: %s", counts)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     device = pick_device(args.device)

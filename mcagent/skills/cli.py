@@ -41,7 +41,9 @@ def _ppo_args(args: argparse.Namespace, skill: str):
 
     return PPOArgs(skill=skill, total_steps=args.steps, workers=args.workers,
                    envs_per_worker=args.envs, rollout_len=args.rollout_len, lr=args.lr,
-                   shaping=args.shaping, init=getattr(args, "init", None), out=args.out,
+                   shaping=args.shaping, explore=args.explore, death_penalty=args.death_penalty,
+                   init=getattr(args, "init", None), resume=getattr(args, "resume", False),
+                   out=args.out,
                    logdir=args.logdir, device=args.device, seed=args.seed,
                    address=args.address, graph=args.graph)
 
@@ -52,9 +54,16 @@ def cmd_ppo(args: argparse.Namespace) -> int:
     make_policy(_ppo_args(args, args.skill))   # a bad skill or --init fails here, before the bar
     bar = _progress(args.steps, f"ppo {args.skill}", args.quiet)
 
+    updates = 0
+
     def progress(steps, stats):
+        nonlocal updates
         bar.update(steps - bar.n)
         bar.set_postfix(success=f"{stats['success_rate']:.2f}", sps=f"{stats['rollout_sps']:.0f}")
+        updates += 1
+        if args.quiet and updates % 10 == 0:   # a log line now and then for runs in the background
+            print(json.dumps({k: round(v, 4) if isinstance(v, float) else v
+                              for k, v in stats.items()}), flush=True)
 
     result = train_ppo(_ppo_args(args, args.skill), progress=progress)
     bar.close()
@@ -151,6 +160,11 @@ def _ppo_options(p: argparse.ArgumentParser, steps: int) -> None:
     p.add_argument("--lr", type=float, default=3e-4, help="learning rate (default 3e-4)")
     p.add_argument("--shaping", type=float, default=0.05,
                    help="reward per cell closer to the target (default 0.05)")
+    p.add_argument("--explore", type=float, default=0.01,
+                   help="finding skills: reward per cell first stood on in an episode "
+                        "(default 0.01)")
+    p.add_argument("--death-penalty", type=float, default=1.0,
+                   help="reward taken away when the player dies (default 1)")
     p.add_argument("--out", default="checkpoints/skills", help="checkpoint folder")
     p.add_argument("--logdir", default="runs/skills", help="TensorBoard folder (default runs/skills)")
     p.add_argument("--device", default="auto", help="learner device: cpu, cuda, auto")
@@ -183,6 +197,9 @@ def add_parser(sub) -> None:
     p.add_argument("--skill", required=True, help="a finding or manipulation skill")
     p.add_argument("--init", default=None, help="BC checkpoint to start from (default: scratch)")
     p.add_argument("--workers", type=int, default=2, help="Ray rollout actors (default 2)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue OUT/ppo/SKILL when it exists, counting its steps (--steps is "
+                        "the total)")
     _ppo_options(p, 200_000)
     _common(p)
     p.set_defaults(run=cmd_ppo)

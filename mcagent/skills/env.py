@@ -6,10 +6,22 @@ player next to the skill's target (Plan4MC's "target nearby" starts): near an
 existing tree, cow or diamond when the world has one within reach, else it
 puts one there. A finding skill starts where its target is out of sight.
 
+Two things make the starts look like the places a skill runs in a long
+episode rather than like fresh worlds at noon: each episode starts at a
+random time of day (`daytime`; Crafter's nights are dark, noisy and full of
+zombies for 40% of every 300-step day), and a finding skill starts, with
+probability `anywhere`, on a random walkable cell of the world instead of at
+the world's centre.
+
 The policy sees what the player sees: the frame and the inventory. The
 privileged state (semantic map, position) decides success and shapes the
 reward: +1 on success, plus `shaping` times the decrease in distance to the
-nearest target (a potential-based term, which leaves the best policy as it is).
+nearest target (a potential-based term, which leaves the best policy as it is),
+plus `explore` for each cell the player stands on for the first time in the
+episode (count-based exploration on the privileged position, as Plan4MC's
+finding skills are rewarded for exploring), minus `death_penalty` on death
+(lava, arrows: dying only forfeits the success reward otherwise, too weak a
+signal to keep a finder out of lava).
 """
 
 from __future__ import annotations
@@ -19,21 +31,66 @@ from collections.abc import Mapping
 import gymnasium as gym
 import numpy as np
 
-from mcagent.skills.library import SkillSpec, target_distance
+from mcagent.skills.library import SkillSpec, load_settings, target_distance
 from mcagent.worlds.crafter_world import CrafterEnv
+from mcagent.worlds.rules import VITALS
 
 MAX_SHAPED_DISTANCE = 20  # beyond this, moving closer earns nothing: the target is out of reach
 START_TRIES = 8
+DAY_LENGTH = 300          # Crafter's day: daylight is a function of the step modulo this
+
+
+def _within(mask: np.ndarray, distance: int) -> np.ndarray:
+    """Cells within `distance` (Chebyshev) of a True cell of `mask`."""
+    padded = np.pad(mask, distance)
+    out = np.zeros_like(mask)
+    w, h = mask.shape
+    for dx in range(2 * distance + 1):
+        for dy in range(2 * distance + 1):
+            out |= padded[dx:dx + w, dy:dy + h]
+    return out
+
+
+def _reachable(walkable: np.ndarray, start) -> np.ndarray:
+    """Cells of `walkable` joined to `start` by steps through walkable cells (a flood fill)."""
+    reach = np.zeros_like(walkable)
+    reach[tuple(start)] = True
+    while True:
+        grown = reach.copy()
+        grown[1:] |= reach[:-1]
+        grown[:-1] |= reach[1:]
+        grown[:, 1:] |= reach[:, :-1]
+        grown[:, :-1] |= reach[:, 1:]
+        grown &= walkable
+        grown[tuple(start)] = True
+        if np.array_equal(grown, reach):
+            return reach
+        reach = grown
 
 
 class SkillEnv(gym.Env):
     """Episodes of one skill in Crafter; reward = success + distance shaping."""
 
     def __init__(self, spec: SkillSpec, shaping: float = 0.05, budget: int | None = None,
-                 size: int = 64):
+                 size: int = 64, explore: float = 0.0, death_penalty: float = 0.0,
+                 daytime: str | None = None, anywhere: float | None = None):
+        settings = load_settings()["episodes"]
         self.spec = spec
         self.shaping = shaping
+        self.explore = explore
+        self.death_penalty = death_penalty
         self.budget = budget or spec.budget
+        self.daytime = daytime or settings["daytime"]
+        if self.daytime not in ("random", "morning"):
+            raise ValueError(f"daytime must be 'random' or 'morning', not {self.daytime!r}")
+        self.anywhere = settings["finding_anywhere"] if anywhere is None else anywhere
+        self.threats = tuple(t for t in settings["removed_threats"] if t != spec.target)
+        self.threats_removed = 0   # in this episode
+        vitals = settings["vitals"]
+        self.vital_start = {k: tuple(v) for k, v in vitals["start"].items()
+                            if k not in spec.start_inventory}
+        restored = vitals["restores"].get(spec.name)
+        self.served_at = {k: v for k, v in vitals["served_at"].items() if k != restored}
         self.base = CrafterEnv(size=size, max_steps=10**9)
         self.ids = {name: i for i, name in enumerate(self.base.semantic_names) if name}
         self.action_names = self.base.action_names
@@ -43,6 +100,7 @@ class SkillEnv(gym.Env):
         self._target = self.ids.get(spec.target) if spec.target else None
         self._distance = 0
         self._steps = 0
+        self._visited: set = set()
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
@@ -50,14 +108,22 @@ class SkillEnv(gym.Env):
             obs, info = self.base.reset(seed=int(self.np_random.integers(2**31 - 1)))
             if self._arrange(info):
                 break
+        if self.daytime == "random":
+            # Crafter's clock: daylight follows the step count (the next step's, once updated).
+            self.base._env._step = int(self.np_random.integers(DAY_LENGTH))
         # One noop step gives the frame and info of the arranged world.
         obs, _, _, _, info = self.base.step(self.action_names.index("noop"))
         self._steps = 0
         self._distance = self._target_distance(info)
+        self._visited = {info["player_pos"]}
+        self.threats_removed = 0
         info["skill_success"] = False
         return obs, info
 
     def step(self, action):
+        if self.threats:
+            self._remove_threats()
+        self._serve_vitals()
         obs, _, dead, _, info = self.base.step(action)
         self._steps += 1
         success = self.spec.succeeded(info, self.ids)
@@ -67,10 +133,34 @@ class SkillEnv(gym.Env):
             reward += self.shaping * (min(self._distance, MAX_SHAPED_DISTANCE)
                                       - min(distance, MAX_SHAPED_DISTANCE))
         self._distance = distance
+        if self.explore and info["player_pos"] not in self._visited:
+            self._visited.add(info["player_pos"])
+            reward += self.explore
+        if dead and not success:
+            reward -= self.death_penalty
         info["skill_success"] = success
         terminated = bool(success or dead)
         truncated = not terminated and self._steps >= self.budget
         return obs, reward, terminated, truncated, info
+
+    def _serve_vitals(self) -> None:
+        """Put a vital that ran low back to the maximum, as the agent's survival layer would."""
+        inventory = self.base.player.inventory
+        for vital, low in self.served_at.items():
+            if inventory[vital] <= low:
+                inventory[vital] = self.base.rules.items[vital].max
+
+    def _remove_threats(self) -> None:
+        """Take away the threats next to the player, as the agent would fight them: it checks
+        before every action (mcagent.agent.Survival.threat), so they have had one step to hit."""
+        world, player = self.base.world, self.base.player
+        x, y = player.pos
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                obj = world[(x + dx, y + dy)][1]
+                if obj is not None and obj is not player and type(obj).__name__.lower() in self.threats:
+                    world.remove(obj)
+                    self.threats_removed += 1
 
     def _target_distance(self, info: Mapping) -> int:
         return target_distance(info, self._target) if self._target is not None else 0
@@ -79,15 +169,36 @@ class SkillEnv(gym.Env):
     def _arrange(self, info: Mapping) -> bool:
         """Set up the start; False when this world cannot give one (try another)."""
         player = self.base.player
+        for vital, (low, high) in self.vital_start.items():
+            player.inventory[vital] = int(self.np_random.integers(low, high + 1))
         for item, count in self.spec.start_inventory.items():
-            player.inventory[item] = max(player.inventory[item], count)
+            # Vitals are set (wake_up starts tired); items are at least the count.
+            player.inventory[item] = count if item in VITALS else max(player.inventory[item], count)
         if self.spec.kind == "crafting":
             self._put_stations_near()
         if self.spec.target is None:
             return True
         if self.spec.kind == "finding":
+            if self.np_random.random() < self.anywhere:
+                return self._move_anywhere(info)
             return self._target_distance(info) > self.spec.nearby
         return self._move_near_target(info)
+
+    def _move_anywhere(self, info: Mapping) -> bool:
+        """A finding start on a random walkable cell, one the player could have walked to
+        from where it spawned, with the target out of range."""
+        walkable = [self.ids[m] for m in self.base.rules.walkable if m in self.ids]
+        semantic = info["semantic"]
+        near = _within(semantic == self._target, self.spec.nearby)
+        reach = _reachable(np.isin(semantic, walkable), info["player_pos"])
+        cells = np.argwhere(reach & ~near)
+        if not len(cells):
+            return False
+        x, y = cells[int(self.np_random.integers(len(cells)))]
+        if self.base.world[(int(x), int(y))][1] is not None:
+            return False
+        self.base.world.move(self.base.player, (int(x), int(y)))
+        return True
 
     def _free(self, pos) -> bool:
         world = self.base.world

@@ -41,9 +41,11 @@ def evaluate_skill(skill: str, folder: str, source: str = "best", trials: int = 
         return result
     runner = runners[skill]
     env = SkillEnv(spec, shaping=0.0)
-    steps, success_steps = [], []
+    steps, success_steps, deaths = [], [], 0
     for trial in range(trials):
         obs, info = env.reset(seed=seed + trial)
+        if hasattr(runner, "reset"):
+            runner.reset()
         n, done, success = 0, False, False
         while not done:
             action = runner.act(obs, info)
@@ -53,10 +55,11 @@ def evaluate_skill(skill: str, folder: str, source: str = "best", trials: int = 
             n += 1
             done = terminated or truncated
             success = info["skill_success"]
+            deaths += terminated and not success
         steps.append(max(n, 1))
         if success:
             success_steps.append(n)
-    result.update(trials=trials, successes=len(success_steps),
+    result.update(trials=trials, successes=len(success_steps), deaths=deaths,
                   success_rate=len(success_steps) / trials,
                   steps=sum(steps) / trials,
                   steps_success=(sum(success_steps) / len(success_steps)) if success_steps else None,
@@ -114,13 +117,13 @@ def write_results(results: Sequence[dict], out_dir: pathlib.Path, source: str, t
 
 def table(results: Sequence[dict]) -> str:
     """A Markdown table of the results."""
-    lines = ["| skill | kind | success | mean steps | steps when done | budget | trials |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| skill | kind | success | mean steps | steps when done | died | budget | trials |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in results:
         if not r.get("trials"):
-            lines.append(f"| {r['skill']} | {r['kind']} | - | - | - | {r['budget']} | 0 |")
+            lines.append(f"| {r['skill']} | {r['kind']} | - | - | - | - | {r['budget']} | 0 |")
             continue
         done = f"{r['steps_success']:.1f}" if r["steps_success"] is not None else "-"
         lines.append(f"| {r['skill']} | {r['kind']} | {r['success_rate']:.0%} | {r['steps']:.1f} "
-                     f"| {done} | {r['budget']} | {r['trials']} |")
+                     f"| {done} | {r.get('deaths', 0)} | {r['budget']} | {r['trials']} |")
     return "\n".join(lines)

@@ -176,6 +176,13 @@ def _skills_from_rules(rules: CrafterRules, settings: dict) -> dict[str, SkillSp
     for name, raw in (settings.get("overrides") or {}).items():
         if name not in skills:
             raise UnknownNameError(f"skill in {SETTINGS_PATH} overrides", name, skills)
+        raw = dict(raw)
+        if "actions" in raw:
+            raw["actions"] = tuple(raw["actions"])
+            unknown = [a for a in raw["actions"] if a not in rules.actions]
+            if unknown:
+                raise UserError(f"{SETTINGS_PATH}: overrides.{name}.actions: unknown action(s) "
+                                f"{unknown}")
         skills[name] = dataclasses.replace(skills[name], **raw)
     return skills
 

@@ -1,8 +1,14 @@
 """Skill-conditioned policies on what a player sees, and their checkpoints (safetensors + JSON).
 
-One network serves a set of skills: a small CNN reads the frame, an MLP the
+One network serves a set of skills: a tile encoder reads the frame, an MLP the
 inventory, and a learned embedding of the skill joins them before the policy
-and value heads. BC trains one such network on every skill of the segments:
+and value heads. Crafter draws its frame as a grid of square tiles (64x64
+pixels: 9x9 tiles of 7 pixels; the top 9x7 are the local view, the bottom two
+rows the inventory, which the inventory vector already gives), so the encoder
+embeds each view tile on its own (a convolution with the tile as kernel and
+stride, then a per-tile layer) and an MLP reads the grid of embeddings. It
+sees everything a generic CNN would, at a seventh of its cost: PPO's updates,
+not the world, were what made training slow. BC trains one such network on every skill of the segments:
 the skills share what they see (trees, stone, water look the same to
 `find_tree` and `collect_wood`), which matters when the rare skills
 (`collect_diamond`) have a few hundred frames. PPO then fine-tunes a copy for
@@ -28,7 +34,7 @@ from torch import nn
 from mcagent.errors import UserError
 from mcagent.skills.files import read_versioned_json, write_atomic
 
-CHECKPOINT_FORMAT = "mcagent-skill-policy/1"
+CHECKPOINT_FORMAT = "mcagent-skill-policy/2"   # /1 held a generic CNN
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,16 +46,22 @@ class PolicyConfig:
     allowed: tuple[tuple[str, ...], ...]   # per skill: the actions it may take
     image_shape: tuple[int, int, int] = (64, 64, 3)
     inventory_size: int = 16
-    channels: tuple[int, ...] = (16, 32, 32, 32)
-    hidden: int = 256
-    skill_embedding: int = 32
+    tile: int = 7                           # pixels per tile side
+    view: tuple[int, int] = (9, 7)          # tiles of the local view (columns, rows), top left
+    tile_channels: tuple[int, ...] = (16, 16)   # per-tile embedding layers
+    hidden: int = 128
+    skill_embedding: int = 16
 
     def __post_init__(self):
-        for name in ("skills", "action_names", "image_shape", "channels"):
+        for name in ("skills", "action_names", "image_shape", "view", "tile_channels"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         object.__setattr__(self, "allowed", tuple(tuple(a) for a in self.allowed))
         if len(self.allowed) != len(self.skills):
             raise ValueError("allowed needs one action list per skill")
+        height, width = self.image_shape[:2]
+        if self.view[0] * self.tile > width or self.view[1] * self.tile > height:
+            raise ValueError(f"a view of {list(self.view)} tiles of {self.tile} pixels does not "
+                             f"fit a frame of shape {list(self.image_shape)}")
 
     def to_json(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v)
@@ -73,16 +85,17 @@ class SkillPolicy(nn.Module):
     def __init__(self, config: PolicyConfig):
         super().__init__()
         self.config = config
-        height, width, depth = config.image_shape
-        layers: list[nn.Module] = []
-        for out in config.channels:
-            layers += [nn.Conv2d(depth, out, 4, stride=2, padding=1), nn.ReLU()]
-            depth = out
-            height, width = height // 2, width // 2
-        self.cnn = nn.Sequential(*layers, nn.Flatten())
-        self.inventory = nn.Sequential(nn.Linear(config.inventory_size, 64), nn.ReLU())
+        depth = config.image_shape[2]
+        first, *rest = config.tile_channels
+        layers: list[nn.Module] = [nn.Conv2d(depth, first, config.tile, stride=config.tile),
+                                   nn.ReLU()]
+        for out in rest:   # 1x1: each tile's embedding on its own
+            layers += [nn.Conv2d(first, out, 1), nn.ReLU()]
+            first = out
+        self.tiles = nn.Sequential(*layers, nn.Flatten())
+        self.inventory = nn.Sequential(nn.Linear(config.inventory_size, 32), nn.ReLU())
         self.skill = nn.Embedding(len(config.skills), config.skill_embedding)
-        features = depth * height * width + 64 + config.skill_embedding
+        features = first * config.view[0] * config.view[1] + 32 + config.skill_embedding
         self.trunk = nn.Sequential(nn.Linear(features, config.hidden), nn.ReLU(),
                                    nn.Linear(config.hidden, config.hidden), nn.ReLU())
         self.pi = nn.Linear(config.hidden, len(config.action_names))
@@ -100,8 +113,19 @@ class SkillPolicy(nn.Module):
 
     def forward(self, image: torch.Tensor, inventory: torch.Tensor, skill: torch.Tensor):
         """image (B, H, W, 3) uint8, inventory (B, N) uint8/float, skill (B,) long."""
-        x = image.permute(0, 3, 1, 2).float() / 255.0
-        h = torch.cat([self.cnn(x), self.inventory(inventory.float() / 9.0), self.skill(skill)], 1)
+        return self.heads(self.prepare(image), inventory, skill)
+
+    def prepare(self, image: torch.Tensor) -> torch.Tensor:
+        """The local view of uint8 frames (B, H, W, 3) as floats (B, 3, rows, columns) in [0, 1]
+        (PPO prepares a batch once for all its epochs)."""
+        columns, rows = self.config.view
+        tile = self.config.tile
+        return image[:, :rows * tile, :columns * tile].permute(0, 3, 1, 2).float() / 255.0
+
+    def heads(self, view: torch.Tensor, inventory: torch.Tensor, skill: torch.Tensor):
+        """Logits and value from prepared views (`prepare`)."""
+        h = torch.cat([self.tiles(view), self.inventory(inventory.float() / 9.0),
+                       self.skill(skill)], 1)
         h = self.trunk(h)
         logits = self.pi(h).masked_fill(~self.mask[skill], -1e9)
         return logits, self.value(h).squeeze(-1)
@@ -119,13 +143,20 @@ class SkillPolicy(nn.Module):
 
 # -- checkpoints -------------------------------------------------------------------
 
-def save_policy(policy: SkillPolicy, path: str | pathlib.Path, **training: object) -> pathlib.Path:
-    """Write `<path>.safetensors` and `<path>.json`; `training` goes in the JSON as it is."""
+def save_policy(policy: SkillPolicy, path: str | pathlib.Path, *, half: bool = True,
+                **training: object) -> pathlib.Path:
+    """Write `<path>.safetensors` and `<path>.json`; `training` goes in the JSON as it is.
+
+    With `half`, floating-point tensors are stored as float16 (half the size, so a
+    whole skill set stays small; loading casts them back to the network's float32).
+    """
     from safetensors.torch import save_file
 
     path = pathlib.Path(path).with_suffix("")
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in policy.state_dict().items()}
+    if half:
+        tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
     meta = {"format": CHECKPOINT_FORMAT, "config": policy.config.to_json(), "training": training}
     tmp = path.with_name(f".{path.name}.tmp")
     save_file(tensors, str(tmp))

@@ -27,7 +27,7 @@ from mcagent.errors import UserError
 from mcagent.skills.env import SkillEnv
 from mcagent.skills.library import skill_library
 from mcagent.skills.policy import (PolicyConfig, SkillPolicy, load_policy, policy_config_for,
-                                   save_policy)
+                                   read_checkpoint_config, save_policy)
 from mcagent.worlds.rules import crafter_rules
 
 log = logging.getLogger(__name__)
@@ -51,14 +51,18 @@ class PPOArgs:
     vf_coef: float = 0.5                # value loss weight
     max_grad_norm: float = 0.5          # gradient clipping
     shaping: float = 0.05               # reward per cell closer to the target
+    explore: float = 0.01               # finding skills: reward per cell first stood on in an episode
+    death_penalty: float = 1.0          # reward taken away when the player dies
     init: str | None = None             # BC checkpoint to start from (None: from scratch)
+    resume: bool = False                # continue <out>/ppo/<skill> when it exists (its steps count)
     out: str = "checkpoints/skills"     # writes <out>/ppo/<skill>.safetensors
     logdir: str | None = "runs/skills"  # TensorBoard root; None for none
     device: str = "auto"                # learner device: cpu, cuda, auto
-    seed: int = 0                       # seeds torch; worker i seeds its envs from seed and i
+    seed: int = 0                       # seeds torch and the envs (with the steps done)
     save_every: int = 10                # write the checkpoint every this many updates (and at the end)
     address: str | None = None          # Ray address (auto: a running cluster); None: start one
     graph: str | None = "auto"          # skill graph that names the skills
+    threads: int | None = 1             # the learner's torch CPU threads (None: torch's default)
 
 
 # -- rollouts -------------------------------------------------------------------------
@@ -67,10 +71,12 @@ class RolloutWorker:
     """Steps `n_envs` SkillEnvs with a copy of the policy; a Ray actor or a plain object."""
 
     def __init__(self, skill: str, config: dict, n_envs: int, seed: int, shaping: float,
-                 graph: str | None = "auto"):
+                 graph: str | None = "auto", explore: float = 0.0, death_penalty: float = 0.0):
         torch.set_num_threads(1)
         spec = skill_library(graph)[skill]
-        self.envs = [SkillEnv(spec, shaping=shaping) for _ in range(n_envs)]
+        explore = explore if spec.kind == "finding" else 0.0
+        self.envs = [SkillEnv(spec, shaping=shaping, explore=explore, death_penalty=death_penalty)
+                     for _ in range(n_envs)]
         self.policy = SkillPolicy(PolicyConfig(**config))
         self.skill_id = self.policy.skill_index(skill)
         first = [env.reset(seed=seed * 10_000 + i)[0] for i, env in enumerate(self.envs)]
@@ -94,13 +100,16 @@ class RolloutWorker:
             with torch.no_grad():
                 logits, value = self.policy(torch.as_tensor(self.image),
                                             torch.as_tensor(self.inventory), skills)
-                dist = torch.distributions.Categorical(logits=logits)
-                action = dist.sample()
+                logp = torch.log_softmax(logits, -1)
+                action = torch.multinomial(logp.exp(), 1)
+                logp = logp.gather(1, action).squeeze(1)
+                action = action.squeeze(1)
             out["image"][t], out["inventory"][t] = self.image, self.inventory
-            out["action"][t], out["logp"][t] = action.numpy(), dist.log_prob(action).numpy()
+            out["action"][t], out["logp"][t] = action.numpy(), logp.numpy()
             out["value"][t] = value.numpy()
-            for i, env in enumerate(self.envs):
-                obs, reward, terminated, truncated, info = env.step(int(action[i]))
+            for i, a in enumerate(action.tolist()):
+                env = self.envs[i]
+                obs, reward, terminated, truncated, info = env.step(a)
                 self.lengths[i] += 1
                 out["reward"][t, i], out["done"][t, i] = reward, terminated or truncated
                 if terminated or truncated:
@@ -135,15 +144,32 @@ def gae(reward, value, done, last_value, gamma: float, lam: float):
 
 # -- training -------------------------------------------------------------------------
 
+def checkpoint_path(args: PPOArgs) -> pathlib.Path:
+    return pathlib.Path(args.out) / "ppo" / args.skill
+
+
+def resumed(args: PPOArgs) -> tuple[int, float]:
+    """Environment steps and wall seconds already in the checkpoint a resumed run continues."""
+    path = checkpoint_path(args)
+    if not (args.resume and path.with_suffix(".safetensors").exists()):
+        return 0, 0.0
+    training = read_checkpoint_config(path)[1]
+    return int(training.get("env_steps", 0)), float(training.get("wall_s", 0.0))
+
+
 def make_policy(args: PPOArgs) -> SkillPolicy:
-    """From the BC checkpoint when given (it must hold the skill), else a new network."""
+    """The run's own checkpoint when resuming, else the BC checkpoint when given (it must
+    hold the skill), else a new network."""
     library = skill_library(args.graph)
     spec = library[args.skill]
     if not spec.learned:
         raise UserError(f"{args.skill} is a {spec.kind} skill: a guarded action, nothing to train")
     rules = crafter_rules()
-    if args.init:
-        return load_policy(args.init, skills=[args.skill], action_names=rules.actions,
+    init = args.init
+    if args.resume and checkpoint_path(args).with_suffix(".safetensors").exists():
+        init = checkpoint_path(args)
+    if init:
+        return load_policy(init, skills=[args.skill], action_names=rules.actions,
                            inventory_size=len(rules.items))
     return SkillPolicy(policy_config_for(library, [args.skill], rules.actions,
                                          inventory_size=len(rules.items)))
@@ -152,7 +178,15 @@ def make_policy(args: PPOArgs) -> SkillPolicy:
 def train_ppo(args: PPOArgs, progress: Callable[[int, dict], None] | None = None) -> dict:
     """Train one skill with PPO; returns a summary (steps, wall time, last success rate, path)."""
     started = time.time()
-    torch.manual_seed(args.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    steps, earlier_wall = resumed(args)
+    started -= earlier_wall   # a resumed run's wall time counts the earlier runs' too
+    # Seeds from the run's seed, the worker's index and the steps already done: a resumed
+    # run plays new worlds.
+    seeds = [int(s) for s in np.random.SeedSequence([args.seed, steps]).generate_state(
+        max(args.workers, 1) + 1)]
+    torch.manual_seed(seeds[-1])
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
                           else ("cpu" if args.device == "auto" else args.device))
     policy = make_policy(args).to(device)
@@ -166,15 +200,16 @@ def train_ppo(args: PPOArgs, progress: Callable[[int, dict], None] | None = None
         if not ray.is_initialized():
             ray.init(address=args.address, include_dashboard=False)
         actor = ray.remote(num_cpus=args.worker_cpus)(RolloutWorker)
-        workers = [actor.remote(args.skill, config, args.envs_per_worker, args.seed * 100 + i,
-                                args.shaping, args.graph) for i in range(args.workers)]
+        workers = [actor.remote(args.skill, config, args.envs_per_worker, seeds[i],
+                                args.shaping, args.graph, args.explore, args.death_penalty)
+                   for i in range(args.workers)]
 
         def collect(weights):
             ref = ray.put(weights)
             return ray.get([w.sample.remote(ref, args.rollout_len) for w in workers])
     else:
-        local = RolloutWorker(args.skill, config, args.envs_per_worker, args.seed * 100,
-                              args.shaping, args.graph)
+        local = RolloutWorker(args.skill, config, args.envs_per_worker, seeds[0],
+                              args.shaping, args.graph, args.explore, args.death_penalty)
 
         def collect(weights):
             return [local.sample(weights, args.rollout_len)]
@@ -185,7 +220,8 @@ def train_ppo(args: PPOArgs, progress: Callable[[int, dict], None] | None = None
 
         writer = SummaryWriter(str(pathlib.Path(args.logdir) / args.skill))
     recent = collections.deque(maxlen=200)   # (success, length) of the latest episodes
-    steps, iteration = 0, 0
+    iteration = 0
+    path = checkpoint_path(args).with_suffix(".safetensors")
     stats: dict = {}
     while steps < args.total_steps:
         weights = {k: v.detach().cpu().numpy() for k, v in policy.state_dict().items()}
@@ -204,13 +240,14 @@ def train_ppo(args: PPOArgs, progress: Callable[[int, dict], None] | None = None
 
         flat = {k: torch.as_tensor(v.reshape(batch_steps, *v.shape[2:]), device=device)
                 for k, v in cat.items()}
+        view = policy.prepare(flat["image"])   # once, not once per minibatch
         adv = torch.as_tensor(advantage.reshape(-1), device=device)
         ret = torch.as_tensor(returns.reshape(-1), device=device)
         skills = torch.full((batch_steps,), skill_id, dtype=torch.long, device=device)
         policy.train()
         for _ in range(args.epochs):
             for idx in torch.randperm(batch_steps, device=device).split(args.minibatch):
-                logits, value = policy(flat["image"][idx], flat["inventory"][idx], skills[idx])
+                logits, value = policy.heads(view[idx], flat["inventory"][idx], skills[idx])
                 dist = torch.distributions.Categorical(logits=logits)
                 logp = dist.log_prob(flat["action"][idx])
                 ratio = torch.exp(logp - flat["logp"][idx])
@@ -239,7 +276,7 @@ def train_ppo(args: PPOArgs, progress: Callable[[int, dict], None] | None = None
             progress(steps, stats)
         log.info("%s: %s", args.skill, stats)
         if iteration % args.save_every == 0 or steps >= args.total_steps:
-            path = save_policy(policy, pathlib.Path(args.out) / "ppo" / args.skill,
+            path = save_policy(policy, checkpoint_path(args),
                                algorithm="ppo", skill=args.skill, args=dataclasses.asdict(args),
                                env_steps=steps, wall_s=round(time.time() - started, 1),
                                final=stats)
@@ -251,4 +288,5 @@ def train_ppo(args: PPOArgs, progress: Callable[[int, dict], None] | None = None
         for w in workers:
             ray.kill(w)
     return {"skill": args.skill, "env_steps": steps, "wall_s": round(wall, 1),
-            "success_rate": stats.get("success_rate", 0.0), "checkpoint": str(path)}
+            "success_rate": stats.get("success_rate", 0.0), "checkpoint": str(path),
+            "init": str(args.init) if args.init else None}

@@ -4,7 +4,8 @@ Each skill's PPO run is one Ray task declaring its CPUs and GPUs, rolling out
 in its own process (`PPOArgs.workers=0`), so the same command fills one
 laptop or a cluster (`--address auto`). Results are written to
 `<out>/training.json` as each skill finishes, so an interrupted run keeps them;
-`resume` skips skills whose PPO checkpoint is already there.
+`resume` skips skills whose PPO checkpoint has its steps already and continues
+those whose checkpoint has fewer (PPO writes one every few updates).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable, Sequence
 from mcagent.skills.bc import BCArgs, train_bc
 from mcagent.skills.files import write_atomic
 from mcagent.skills.policy import read_checkpoint_config
-from mcagent.skills.ppo import PPOArgs, train_ppo
+from mcagent.skills.ppo import PPOArgs, resumed, train_ppo
 
 
 def _bc_task(args: BCArgs) -> dict:
@@ -49,12 +50,17 @@ def train_all(skills: Sequence[str], *, out: str, ppo: PPOArgs, bc: BCArgs | Non
     out_dir = pathlib.Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     results: list[dict] = []
+    log_path = out_dir / "training.json"
+    # Earlier runs' entries stay, but for the skills trained again now.
+    earlier = json.loads(log_path.read_text()) if log_path.exists() else []
 
     def record(result: dict) -> None:
         results.append(result)
         if on_result:
             on_result(result)
-        write_atomic(out_dir / "training.json", json.dumps(results, indent=1) + "\n")
+        now = {r["skill"] for r in results}
+        kept = [r for r in earlier if r.get("skill") not in now]
+        write_atomic(log_path, json.dumps(kept + results, indent=1) + "\n")
 
     init = None
     if bc is not None:
@@ -68,11 +74,11 @@ def train_all(skills: Sequence[str], *, out: str, ppo: PPOArgs, bc: BCArgs | Non
     task = ray.remote(num_cpus=cpus_per_task, num_gpus=gpus_per_task)(_ppo_task)
     pending = []
     for i, skill in enumerate(skills):
-        if resume and (out_dir / "ppo" / f"{skill}.safetensors").exists():
-            continue
         args = dataclasses.replace(ppo, skill=skill, workers=0, out=str(out_dir.resolve()),
                                    init=init if skill in bc_skills and not scratch else None,
-                                   seed=ppo.seed + i, address=None)
+                                   seed=ppo.seed + i, address=None, resume=resume)
+        if resume and resumed(args)[0] >= args.total_steps:
+            continue
         pending.append(task.remote(args))
     while pending:
         done, pending = ray.wait(pending)
