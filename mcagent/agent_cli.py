@@ -46,10 +46,13 @@ def load_policies(kind: str, library, env, checkpoints: str | pathlib.Path):
     if not (folder / "bc.safetensors").exists() and not list(folder.glob("ppo/*.safetensors")):
         raise UserError(f"no trained skill set in {folder}/ (no bc.safetensors or "
                         f"ppo/*.safetensors): {hint}")
-    try:
-        runners = load_skill_set(library, folder, strict=True)
-    except UserError as error:
-        raise UserError(f"{error}; {hint}") from None
+    runners = load_skill_set(library, folder)
+    untrained = [s.name for s in library if s.learned and s.name not in runners]
+    if untrained:
+        # A partial skill set plays: the agent fails a skill without a policy at once and
+        # re-plans (the planner may find another way).
+        print(f"skills without a trained policy in {folder}/ (they fail at once if planned): "
+              f"{', '.join(untrained)}", file=sys.stderr)
     return runners, f"checkpoints {folder}"
 
 

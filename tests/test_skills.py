@@ -42,7 +42,7 @@ def recordings(tmp_path_factory):
 def test_library_has_the_diamond_chain_and_survival_skills(library):
     for name in (*DIAMOND_CHAIN, *SURVIVAL):
         assert name in library
-    assert library["collect_iron"].start_inventory == {"stone_pickaxe": 1}
+    assert library["collect_iron"].start_inventory == {"stone_pickaxe": 1, "wood_pickaxe": 1}
     assert library["make_iron_pickaxe"].stations == ("table", "furnace")
     assert library["find_diamond"].kind == "finding" and library["find_diamond"].learned
     assert not library["place_table"].learned and not library["make_wood_pickaxe"].learned
@@ -278,6 +278,17 @@ def test_the_tile_encoder_reads_the_local_view_only(library):
         assert not torch.equal(policy(torch.as_tensor(changed), inventory, skill)[0], logits)
     with pytest.raises(ValueError, match=r"a view of \[9, 7\] tiles of 8 pixels does not fit"):
         policy_config_for(library, ["collect_wood"], crafter_rules().actions, tile=8)
+
+
+def test_bc_runs_only_the_skills_it_had_frames_of(library, tmp_path):
+    from mcagent.skills.runner import load_skill_set
+
+    policy = _policy(library, ["find_tree", "collect_wood"])
+    save_policy(policy, tmp_path / "bc", skills_with_data=["collect_wood"])
+    runners = load_skill_set(library, tmp_path, skills=["find_tree", "collect_wood", "place_table"])
+    assert set(runners) == {"collect_wood", "place_table"}
+    with pytest.raises(UserError, match=r"no best checkpoint for skill\(s\) \['find_tree'\]"):
+        load_skill_set(library, tmp_path, skills=["find_tree"], strict=True)
 
 
 def test_gae_matches_a_hand_computation():

@@ -51,6 +51,7 @@ class PolicyConfig:
     tile_channels: tuple[int, ...] = (16, 16)   # per-tile embedding layers
     hidden: int = 128
     skill_embedding: int = 16
+    normalize: bool = True                  # standardise each view per colour channel (nights)
 
     def __post_init__(self):
         for name in ("skills", "action_names", "image_shape", "view", "tile_channels"):
@@ -96,6 +97,8 @@ class SkillPolicy(nn.Module):
         self.inventory = nn.Sequential(nn.Linear(config.inventory_size, 32), nn.ReLU())
         self.skill = nn.Embedding(len(config.skills), config.skill_embedding)
         features = first * config.view[0] * config.view[1] + 32 + config.skill_embedding
+        if config.normalize:
+            features += 2 * depth   # the view's mean and spread, which standardising takes away
         self.trunk = nn.Sequential(nn.Linear(features, config.hidden), nn.ReLU(),
                                    nn.Linear(config.hidden, config.hidden), nn.ReLU())
         self.pi = nn.Linear(config.hidden, len(config.action_names))
@@ -124,8 +127,12 @@ class SkillPolicy(nn.Module):
 
     def heads(self, view: torch.Tensor, inventory: torch.Tensor, skill: torch.Tensor):
         """Logits and value from prepared views (`prepare`)."""
-        h = torch.cat([self.tiles(view), self.inventory(inventory.float() / 9.0),
-                       self.skill(skill)], 1)
+        parts = [self.inventory(inventory.float() / 9.0), self.skill(skill)]
+        if self.config.normalize:
+            mean, spread = view.mean((2, 3), keepdim=True), view.std((2, 3), keepdim=True)
+            view = (view - mean) / (spread + 0.02)
+            parts += [mean.flatten(1), spread.flatten(1)]
+        h = torch.cat([self.tiles(view), *parts], 1)
         h = self.trunk(h)
         logits = self.pi(h).masked_fill(~self.mask[skill], -1e9)
         return logits, self.value(h).squeeze(-1)

@@ -54,6 +54,8 @@ class PPOArgs:
     explore: float = 0.01               # finding skills: reward per cell first stood on in an episode
     death_penalty: float = 1.0          # reward taken away when the player dies
     init: str | None = None             # BC checkpoint to start from (None: from scratch)
+    value_warmup: int = 3               # with init: updates that train only the value head
+                                        # (BC leaves it untrained; its advantages would be noise)
     resume: bool = False                # continue <out>/ppo/<skill> when it exists (its steps count)
     out: str = "checkpoints/skills"     # writes <out>/ppo/<skill>.safetensors
     logdir: str | None = "runs/skills"  # TensorBoard root; None for none
@@ -62,6 +64,7 @@ class PPOArgs:
     save_every: int = 10                # write the checkpoint every this many updates (and at the end)
     address: str | None = None          # Ray address (auto: a running cluster); None: start one
     graph: str | None = "auto"          # skill graph that names the skills
+    network: dict = dataclasses.field(default_factory=dict)   # from scratch: PolicyConfig sizes
     threads: int | None = 1             # the learner's torch CPU threads (None: torch's default)
 
 
@@ -172,7 +175,7 @@ def make_policy(args: PPOArgs) -> SkillPolicy:
         return load_policy(init, skills=[args.skill], action_names=rules.actions,
                            inventory_size=len(rules.items))
     return SkillPolicy(policy_config_for(library, [args.skill], rules.actions,
-                                         inventory_size=len(rules.items)))
+                                         inventory_size=len(rules.items), **args.network))
 
 
 def train_ppo(args: PPOArgs, progress: Callable[[int, dict], None] | None = None) -> dict:
@@ -182,6 +185,7 @@ def train_ppo(args: PPOArgs, progress: Callable[[int, dict], None] | None = None
         torch.set_num_threads(args.threads)
     steps, earlier_wall = resumed(args)
     started -= earlier_wall   # a resumed run's wall time counts the earlier runs' too
+    warmup = args.value_warmup if args.init and not steps else 0
     # Seeds from the run's seed, the worker's index and the steps already done: a resumed
     # run plays new worlds.
     seeds = [int(s) for s in np.random.SeedSequence([args.seed, steps]).generate_state(
@@ -245,6 +249,7 @@ def train_ppo(args: PPOArgs, progress: Callable[[int, dict], None] | None = None
         ret = torch.as_tensor(returns.reshape(-1), device=device)
         skills = torch.full((batch_steps,), skill_id, dtype=torch.long, device=device)
         policy.train()
+        warming = iteration < warmup
         for _ in range(args.epochs):
             for idx in torch.randperm(batch_steps, device=device).split(args.minibatch):
                 logits, value = policy.heads(view[idx], flat["inventory"][idx], skills[idx])
@@ -257,6 +262,8 @@ def train_ppo(args: PPOArgs, progress: Callable[[int, dict], None] | None = None
                 v_loss = 0.5 * ((value - ret[idx]) ** 2).mean()
                 entropy = dist.entropy().mean()
                 loss = pg_loss + args.vf_coef * v_loss - args.ent_coef * entropy
+                if warming:
+                    loss = args.vf_coef * v_loss
                 optimizer.zero_grad()
                 loss.backward()
                 nn.utils.clip_grad_norm_(policy.parameters(), args.max_grad_norm)

@@ -2,8 +2,10 @@
 
 A checkpoint folder (default `checkpoints/skills/`) holds `bc.safetensors`
 (one policy for every skill it was cloned on) and `ppo/<skill>.safetensors`
-(one per fine-tuned skill). `SkillSet` picks, per skill, the PPO checkpoint
-when there is one and BC otherwise (`source="best"`), or only one of the two.
+(one per fine-tuned skill). `load_skill_set` picks, per skill, the PPO
+checkpoint when there is one and BC otherwise (`source="best"`), or only one
+of the two. BC counts for a skill only when its segments held frames of it
+(the network has a head for every learned skill, trained or not).
 """
 
 from __future__ import annotations
@@ -52,8 +54,8 @@ def checkpoint_for(skill: str, folder: str | pathlib.Path, source: str = "best")
     if source in ("best", "ppo") and ppo.exists():
         return ppo
     if source in ("best", "bc") and bc.exists():
-        config, _ = read_checkpoint_config(bc)
-        if skill in config.skills:
+        config, training = read_checkpoint_config(bc)
+        if skill in config.skills and skill in training.get("skills_with_data", config.skills):
             return bc
     return None
 
