@@ -139,6 +139,48 @@ def test_tuning_stores_the_rule_in_the_model(recordings, models, tmp_path):
     assert rule_for(copy, "loss", gap=9.0).gap == 9.0
 
 
+@pytest.fixture(scope="module")
+def with_scorer(models, tmp_path_factory):
+    import shutil
+
+    from mcagent.sbd.scorer import ScorerSettings, train_scorer
+
+    copy = tmp_path_factory.mktemp("with_scorer") / "model"
+    shutil.copytree(models, copy)
+    return copy, ScorerSettings(epochs=2, hidden=4, threads=1)
+
+
+def test_learned_mode_trains_segments_tunes_and_plots(recordings, with_scorer, tmp_path):
+    from mcagent.sbd.scorer import load_scorer, train_scorer
+
+    model_dir, settings = with_scorer
+    figures = train_scorer([recordings], model_dir, settings=settings)
+    assert figures["epochs"] >= 1 and (model_dir / "scorer.safetensors").is_file()
+    results = segment_many([recordings], tmp_path / "seg", model_dir=model_dir, mode="learned",
+                           threshold=0.05, min_length=2, plot=True)
+    for r in results:
+        seg = read_segmentation(r["segments_file"])
+        assert seg.method == "sbd-learned"
+        assert all(len(s) >= 2 for s in seg.segments[:-1])
+        assert Path(r["plot"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    result = tune([recordings], model_dir, modes=["learned"], thresholds=(0.05, 0.5),
+                  peak_min_lengths=(1, 3))
+    best = result["boundary"]["learned"]
+    _, notes = load_scorer(model_dir)
+    assert notes["boundary"] == best
+    rule = rule_for(model_dir, "learned")
+    assert (rule.threshold, rule.min_length) == (best["threshold"], best["min_length"])
+    # the rule's modes keep their own tuned values in the action model
+    assert rule_for(model_dir, "loss+info").mode == "loss+info"
+
+
+def test_the_learned_mode_without_a_scorer_says_how_to_train_one(recordings, models, tmp_path):
+    done = run_cli("segment", str(recordings), "--out", str(tmp_path / "seg"), "--model",
+                   str(models), "--mode", "learned", "-q", cwd=tmp_path)
+    assert done.returncode != 0
+    assert "scorer.json: missing" in done.stderr and "sbd train-scorer" in done.stderr
+
+
 def test_label_actions_turns_a_plain_video_into_a_recording(recordings, models, tmp_path):
     import imageio.v3 as iio
 
@@ -337,3 +379,13 @@ def test_the_shipped_models_fit_crafter():
         assert checkpoint_paths(ROOT / "checkpoints" / "sbd", name)[0].stat().st_size < 4e6
     _, notes = load_model(ROOT / "checkpoints" / "sbd", ACTION_MODEL)
     assert set(notes["boundary"]) == {"loss", "info", "loss+info"}
+
+
+def test_the_shipped_scorer_reads_the_shipped_action_model():
+    from mcagent.sbd.scorer import SCORER, load_scorer
+
+    scorer, notes = load_scorer(ROOT / "checkpoints" / "sbd")  # checks the model's SHA-256
+    assert set(notes["boundary"]) == {"threshold", "min_length"}
+    assert checkpoint_paths(ROOT / "checkpoints" / "sbd", SCORER)[0].stat().st_size < 1e6
+    assert rule_for(ROOT / "checkpoints" / "sbd", "learned").threshold == notes["boundary"][
+        "threshold"]

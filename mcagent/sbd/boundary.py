@@ -16,6 +16,10 @@ caused in the game) force a boundary after the frame that caused them, subject
 to the same minimum length. Three modes: `loss` (the loss rule alone), `info`
 (events alone) and `loss+info` (both).
 
+A fourth mode, `learned`, is not this rule: a scorer trained on skill-labelled
+recordings (`scorer.py`) weighs the same signals, and the boundaries are the
+peaks of its probability (`peak_boundaries`).
+
 The rule is written against a `Scorer` (reset, then score frame t), so that the
 same code cuts a hand-made list of losses and a recording scored by a model.
 """
@@ -28,12 +32,13 @@ from typing import Protocol
 
 import numpy as np
 
-MODES = ("loss", "info", "loss+info")
+RULE_MODES = ("loss", "info", "loss+info")   # SBD's rule
+MODES = (*RULE_MODES, "learned")              # ... and the learned scorer
 # `BoundaryRule.confirm` for segmenting in the loss+info mode: -1 left the F1 on clean expert
 # recordings as it was and lifted it on recordings with 10% / 20% random actions from 0.65 /
 # 0.58 to 0.71 / 0.67 (0, -0.5 and -1 tried, chosen on the tuning recordings). The loss mode
 # goes without: with its small tuned gap the check cost it 0.02 to 0.07 F1.
-CONFIRM = {"loss": None, "info": None, "loss+info": -1.0}
+CONFIRM = {"loss": None, "info": None, "loss+info": -1.0, "learned": None}
 # Events that happen *to* the player rather than mark the end of what it was doing.
 IGNORED_EVENT_PREFIXES = ("hurt", "death")
 # Like events further apart than this many frames belong to separate skills (drinking, then
@@ -44,7 +49,7 @@ RUN_GAP = 8
 
 @dataclasses.dataclass(frozen=True)
 class BoundaryRule:
-    """The parameters of the rule."""
+    """The parameters of the rule (and of the learned mode's peak picking)."""
 
     mode: str = "loss+info"
     gap: float = 2.0        # nats above the segment's running mean that make a boundary
@@ -53,6 +58,8 @@ class BoundaryRule:
     # this many nats, or the spike was one odd action (a random key, a dodge), not a new skill.
     # None: no such check (the rule as published); `segment` uses CONFIRM.
     confirm: float | None = None
+    # The learned mode only: the scorer's probability a peak needs to be a boundary.
+    threshold: float = 0.5
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -62,14 +69,16 @@ class BoundaryRule:
         if not (isinstance(self.min_length, (int, np.integer)) and self.min_length >= 1):
             raise ValueError(f"min_length must be a whole number of frames >= 1, "
                              f"not {self.min_length!r}")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"threshold must be a probability in [0, 1], not {self.threshold}")
 
     @property
     def uses_loss(self) -> bool:
-        return self.mode in ("loss", "loss+info")
+        return self.mode in ("loss", "loss+info", "learned")
 
     @property
     def uses_events(self) -> bool:
-        return self.mode in ("info", "loss+info")
+        return self.mode in ("info", "loss+info", "learned")
 
 
 class Scorer(Protocol):
@@ -89,6 +98,8 @@ class BoundaryResult:
     losses: np.ndarray            # (n,) the loss of each frame as the rule saw it
     running_mean: np.ndarray      # (n,) the segment's mean loss up to and including each frame
     event_boundaries: tuple[int, ...]  # the boundaries the events asked for (before min_length)
+    # The learned mode: the scorer's probability that each frame starts a skill (else None).
+    probabilities: np.ndarray | None = None
 
 
 class FixedLosses:
@@ -112,6 +123,8 @@ def find_boundaries(n: int, scorer: Scorer | None, rule: BoundaryRule,
     (see `event_boundaries`); they are used in the `info` and `loss+info`
     modes. `scorer` may be None in `info` mode (the losses are then NaN).
     """
+    if rule.mode not in RULE_MODES:
+        raise ValueError(f"mode {rule.mode!r} is not SBD's rule; see `peak_boundaries`")
     if scorer is None and rule.uses_loss:
         raise ValueError(f"mode {rule.mode!r} needs a scorer")
     forced = sorted({int(b) for b in event_boundaries if 0 < b < n})
@@ -153,6 +166,24 @@ def boundaries_of_losses(losses: Sequence[float], gap: float, min_length: int,
     rule = BoundaryRule(mode=mode, gap=gap, min_length=min_length)
     found = find_boundaries(len(losses), FixedLosses(losses), rule, event_boundaries)
     return list(found.boundaries)
+
+
+def peak_boundaries(probabilities: Sequence[float], threshold: float,
+                    min_length: int = 1) -> list[int]:
+    """The learned mode's boundaries: frames whose probability of starting a skill is at least
+    `threshold`, taken from the most probable down, each at least `min_length` frames from
+    those taken before and from frame 0, which starts the first segment (as in the rule)."""
+    p = np.asarray(probabilities, np.float64)
+    taken = np.zeros(len(p), bool)
+    if len(p):
+        taken[0] = True
+    for t in np.argsort(-p, kind="stable"):
+        if p[t] < threshold:
+            break
+        if taken[max(0, t - min_length + 1):t + min_length].any():
+            continue
+        taken[t] = True
+    return [int(t) for t in np.flatnonzero(taken[1:]) + 1]
 
 
 # -- events -------------------------------------------------------------------

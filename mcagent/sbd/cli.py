@@ -17,7 +17,8 @@ def cmd_segment(args: argparse.Namespace) -> int:
     # A broken mp4 is reported once, by name; OpenCV's ffmpeg would also print its own lines.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     results = segment_many(args.input, args.out, model_dir=args.model, mode=args.mode,
-                           gap=args.gap, min_length=args.min_length, plot=args.plot,
+                           gap=args.gap, min_length=args.min_length, threshold=args.threshold,
+                           plot=args.plot,
                            workers=args.workers, address=args.address,
                            gpus_per_worker=args.gpus_per_worker, progress=not args.quiet)
     for r in results:
@@ -69,8 +70,22 @@ def cmd_tune(args: argparse.Namespace) -> int:
     result = tune(args.inputs, args.model or default_model_dir(), modes=args.modes,
                   save=not args.dry_run, progress=not args.quiet)
     for mode, r in result["boundary_tuning"]["best"].items():
-        print(f"{mode:10s} gap {r['gap']:<4g} min_length {r['min_length']:<3d} "
+        setting = f"threshold {r['threshold']:<4g}" if mode == "learned" else f"gap {r['gap']:<4g}"
+        print(f"{mode:10s} {setting} min_length {r['min_length']:<3d} "
               f"P {r['precision']:.3f} R {r['recall']:.3f} F1 {r['f1']:.3f}")
+    return 0
+
+
+def cmd_train_scorer(args: argparse.Namespace) -> int:
+    from mcagent.sbd.scorer import ScorerSettings, train_scorer
+    from mcagent.sbd.segment import default_model_dir
+
+    values = {name: getattr(args, name) for name in ("epochs", "patience", "seed", "threads",
+                                                     "context", "hidden")
+              if getattr(args, name, None) is not None}
+    figures = train_scorer(args.inputs, args.model or default_model_dir(), args.out,
+                           ScorerSettings(**values), progress=not args.quiet)
+    print(json.dumps(figures, indent=1))
     return 0
 
 
@@ -122,11 +137,15 @@ def add_parser(sub) -> None:
     p.add_argument("--out", required=True, help="folder for the .segments.json files")
     p.add_argument("--model", help="folder of the action model (default checkpoints/sbd)")
     p.add_argument("--mode", default="loss+info", choices=MODES,
-                   help="boundaries from the loss, the events (info), or both (default)")
+                   help="SBD's rule: boundaries from the loss, the events (info), or both "
+                        "(default); or 'learned': the peaks of a scorer trained on labelled "
+                        "recordings (`sbd train-scorer`) that weighs the same signals")
     p.add_argument("--gap", type=float, help="loss jump in nats that makes a boundary "
                    "(default: the model's tuned value)")
     p.add_argument("--min-length", type=int,
                    help="fewest frames in a segment before a boundary (default: tuned)")
+    p.add_argument("--threshold", type=float,
+                   help="learned mode: the probability a boundary needs (default: tuned)")
     p.add_argument("--plot", action="store_true",
                    help="also write <stem>.sbd.png: loss, running mean, boundaries, events")
     p.add_argument("--workers", type=int, default=1,
@@ -149,10 +168,29 @@ def add_parser(sub) -> None:
     _training_options(q)
     q.set_defaults(run=cmd_train_idm)
 
-    q = sbd.add_parser("tune", help="tune gap and minimum length per mode on labelled recordings")
+    q = sbd.add_parser("train-scorer",
+                       help="train the learned mode's boundary scorer on labelled recordings")
+    q.add_argument("inputs", nargs="+", metavar="DIR",
+                   help="skill-labelled recordings, or folders of them")
+    q.add_argument("--model", help="folder of the action model whose losses it reads "
+                   "(default checkpoints/sbd)")
+    q.add_argument("--out", help="folder for scorer.safetensors/.json (default: --model's)")
+    q.add_argument("--epochs", type=int, help="at most this many epochs (default 40)")
+    q.add_argument("--patience", type=int, help="epochs without a better validation loss "
+                   "before stopping (default 5)")
+    q.add_argument("--context", type=int, help="frames either side it reads (default 4)")
+    q.add_argument("--hidden", type=int, help="MLP width (default 32)")
+    q.add_argument("--seed", type=int, help="seed of the split, the batches and the weights")
+    q.add_argument("--threads", type=int, help="CPU threads for torch")
+    q.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    q.set_defaults(run=cmd_train_scorer)
+
+    q = sbd.add_parser("tune", help="tune gap and minimum length per mode on labelled recordings "
+                       "(and the learned mode's threshold)")
     q.add_argument("inputs", nargs="+", metavar="DIR", help="labelled recordings or folders")
     q.add_argument("--model", help="folder of the action model (default checkpoints/sbd)")
-    q.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    q.add_argument("--modes", nargs="+", choices=MODES,
+                   help="default: the rule's three, and learned when there is a scorer")
     q.add_argument("--dry-run", action="store_true", help="print, do not store in the model")
     q.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     q.set_defaults(run=cmd_tune)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,17 +46,26 @@ class ModelConfig:
     hidden: int = 128                  # action model: GRU state; idm: MLP width
 
     def to_json(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+        return settings_to_json(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ModelConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown model settings {', '.join(unknown)}")
-        data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-        return cls(**data)
+        return settings_from_json(cls, data)
+
+
+def settings_to_json(settings: Any) -> dict[str, Any]:
+    """A frozen dataclass of settings as JSON (tuples as lists)."""
+    d = dataclasses.asdict(settings)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+
+def settings_from_json(cls: type, data: dict[str, Any]) -> Any:
+    """`cls(**data)`, lists back to tuples; `ValueError` naming any field `cls` does not have."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"unknown settings {', '.join(unknown)}")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
 class FrameEncoder(nn.Module):
@@ -149,16 +159,24 @@ def checkpoint_paths(directory: str | os.PathLike, name: str) -> tuple[Path, Pat
 def save_model(model: nn.Module, directory: str | os.PathLike, name: str,
                notes: dict[str, Any] | None = None) -> Path:
     """Write `<directory>/<name>.safetensors` and `.json` atomically. Returns the json path."""
+    return write_checkpoint(model, directory, name, {"format": CHECKPOINT_FORMAT,
+                                                     "model": model.config.to_json(),
+                                                     "notes": notes or {}})
+
+
+def write_checkpoint(module: nn.Module, directory: str | os.PathLike, name: str,
+                     document: dict[str, Any]) -> Path:
+    """`module`'s weights as `<directory>/<name>.safetensors` and `document` as `<name>.json`,
+    each written under a hidden name and renamed. Returns the json path."""
     from safetensors.torch import save_file
 
     weights, config_path = checkpoint_paths(directory, name)
     weights.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     tmp_w = weights.with_name(f".{weights.name}.partial")
     tmp_c = config_path.with_name(f".{config_path.name}.partial")
     save_file(state, str(tmp_w))
-    tmp_c.write_text(json.dumps({"format": CHECKPOINT_FORMAT, "model": model.config.to_json(),
-                                 "notes": notes or {}}, indent=1) + "\n", encoding="utf-8")
+    tmp_c.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
     os.replace(tmp_w, weights)
     os.replace(tmp_c, config_path)
     return config_path
@@ -166,24 +184,35 @@ def save_model(model: nn.Module, directory: str | os.PathLike, name: str,
 
 def read_config(directory: str | os.PathLike, name: str) -> tuple[ModelConfig, dict[str, Any]]:
     """The config and notes of a checkpoint, with a clear error for a missing or bad one."""
+    hint = (f"no trained {name} in {Path(directory)}. Train one with `mcagent sbd "
+            f"{'train' if name == ACTION_MODEL else 'train-idm'} RECORDINGS --out "
+            f"{Path(directory)}` or pass --model DIR")
+    config, notes, config_path = read_checkpoint(directory, name, CHECKPOINT_FORMAT, "model",
+                                                 ModelConfig.from_json, hint)
+    if config.kind != name:
+        raise UserError(f"{config_path}: holds a {config.kind}, not a {name}")
+    return config, notes
+
+
+def read_checkpoint(directory: str | os.PathLike, name: str, format: str, key: str,
+                    parse: Callable[[dict[str, Any]], Any], missing_hint: str
+                    ) -> tuple[Any, dict[str, Any], Path]:
+    """`parse(document[key])`, the notes and the JSON's path of `<directory>/<name>.*`; a
+    missing file is reported with `missing_hint`, a bad one with its path and the fault."""
     weights, config_path = checkpoint_paths(directory, name)
     if not config_path.is_file() or not weights.is_file():
         missing = config_path if not config_path.is_file() else weights
-        raise UserError(f"{missing}: missing; no trained {name} in {Path(directory)}. Train one "
-                        f"with `mcagent sbd {'train' if name == ACTION_MODEL else 'train-idm'} "
-                        f"RECORDINGS --out {Path(directory)}` or pass --model DIR")
+        raise UserError(f"{missing}: missing; {missing_hint}")
     from mcagent.recordings.format import read_json_object
 
     data = read_json_object(config_path)
-    if data.get("format") != CHECKPOINT_FORMAT:
-        raise UserError(f"{config_path}: not an {CHECKPOINT_FORMAT} model config")
+    if data.get("format") != format:
+        raise UserError(f"{config_path}: not an {format} config")
     try:
-        config = ModelConfig.from_json(data["model"])
+        config = parse(data[key])
     except (KeyError, TypeError, ValueError) as err:
-        raise UserError(f"{config_path}: bad model settings: {err}") from None
-    if config.kind != name:
-        raise UserError(f"{config_path}: holds a {config.kind}, not a {name}")
-    return config, data.get("notes", {})
+        raise UserError(f"{config_path}: bad {key} settings: {err}") from None
+    return config, data.get("notes", {}), config_path
 
 
 def load_model(directory: str | os.PathLike, name: str,
@@ -208,7 +237,8 @@ def load_model(directory: str | os.PathLike, name: str,
 
 
 def update_notes(directory: str | os.PathLike, name: str, **notes: Any) -> None:
-    """Merge `notes` into a checkpoint's JSON (used to store tuned boundary parameters)."""
+    """Merge `notes` into a checkpoint's JSON (used to store tuned boundary parameters); any
+    `<name>.json` with a "notes" object, the scorer's too."""
     _, config_path = checkpoint_paths(directory, name)
     data = json.loads(config_path.read_text(encoding="utf-8"))
     data.setdefault("notes", {}).update(notes)

@@ -1,4 +1,5 @@
-"""A picture of the boundary rule on one recording: loss, running mean, boundaries, events."""
+"""A picture of the boundary rule on one recording: loss, running mean (or the learned scorer's
+probability), boundaries, events."""
 
 from __future__ import annotations
 
@@ -43,7 +44,9 @@ def render_trace(episode: Episode, trace: BoundaryResult, rule: BoundaryRule) ->
     fig, ax = plt.subplots(figsize=(width, 3.6), dpi=100)
     if not np.all(np.isnan(trace.losses)):
         ax.plot(t, trace.losses, lw=0.7, color="tab:blue", label="loss  -log p(a_t | history)")
-        ax.plot(t, trace.running_mean, lw=1.0, color="tab:orange", label="segment's running mean")
+        if not np.all(np.isnan(trace.running_mean)):
+            ax.plot(t, trace.running_mean, lw=1.0, color="tab:orange",
+                    label="segment's running mean")
         top = float(np.nanmax(trace.losses))
     else:
         top = 1.0
@@ -60,9 +63,23 @@ def render_trace(episode: Episode, trace: BoundaryResult, rule: BoundaryRule) ->
     ax.set_xlim(0, max(n - 1, 1))
     ax.set_xlabel("frame")
     ax.set_ylabel("nats")
-    ax.set_title(f"{episode.name}: sbd-{rule.mode}, gap {rule.gap:g}, "
+    handles, labels = ax.get_legend_handles_labels()
+    if trace.probabilities is not None:
+        # The learned mode: the scorer's probability on its own axis, with the threshold.
+        right = ax.twinx()
+        right.plot(t, trace.probabilities, lw=0.8, color="tab:purple",
+                   label="P(skill starts)  (right axis)")
+        right.axhline(rule.threshold, color="tab:purple", lw=0.6, ls="--")
+        right.set_ylim(-0.05, 1.05)
+        right.set_ylabel("probability")
+        more = right.get_legend_handles_labels()
+        handles, labels = handles + more[0], labels + more[1]
+        setting = f"threshold {rule.threshold:g}"
+    else:
+        setting = f"gap {rule.gap:g}"
+    ax.set_title(f"{episode.name}: sbd-{rule.mode}, {setting}, "
                  f"min length {rule.min_length}, {len(trace.boundaries)} boundaries")
-    ax.legend(loc="upper right", fontsize=7, ncol=3)
+    ax.legend(handles, labels, loc="upper right", fontsize=7, ncol=3)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")

@@ -25,9 +25,10 @@ from torch.nn import functional as F
 from mcagent.errors import UserError
 from mcagent.paths import default_path
 from mcagent.sbd.boundary import (CONFIRM, BoundaryResult, BoundaryRule, event_boundaries,
-                                  find_boundaries, name_segment)
+                                  find_boundaries, name_segment, peak_boundaries)
 from mcagent.sbd.data import Episode, find_recordings, load_episode
 from mcagent.sbd.model import ACTION_MODEL, ActionModel, load_model, read_config
+from mcagent.sbd.scorer import BoundaryScorer, episode_inputs, load_scorer, read_scorer_config
 from mcagent.sbd.segments import Segmentation, write_segmentation
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,8 @@ log = logging.getLogger(__name__)
 # tuned for the shipped Crafter model on six expert recordings (seeds 50-55).
 FALLBACK_PARAMETERS = {"loss": {"gap": 0.5, "min_length": 2},
                        "info": {"gap": 0.0, "min_length": 1},
-                       "loss+info": {"gap": 2.0, "min_length": 1}}
+                       "loss+info": {"gap": 2.0, "min_length": 1},
+                       "learned": {"gap": 0.0, "min_length": 1, "threshold": 0.5}}
 
 
 def default_model_dir() -> Path:
@@ -45,19 +47,24 @@ def default_model_dir() -> Path:
 
 
 def rule_for(model_dir: str | os.PathLike, mode: str, gap: float | None = None,
-             min_length: int | None = None) -> BoundaryRule:
-    """The rule for `mode`: explicit values, else the model's tuned ones, else the fallbacks."""
+             min_length: int | None = None, threshold: float | None = None) -> BoundaryRule:
+    """The rule for `mode`: explicit values, else the model's tuned ones (the scorer's, for the
+    learned mode), else the fallbacks."""
     if mode not in FALLBACK_PARAMETERS:
         raise UserError(f"unknown mode {mode!r}; the modes are {', '.join(FALLBACK_PARAMETERS)}")
     tuned = dict(FALLBACK_PARAMETERS[mode])
+    if mode == "learned":
+        _, notes = read_scorer_config(model_dir)
+        tuned.update(notes.get("boundary", {}))
     # The info mode needs no model; it takes the model's tuned values only when there is one.
-    if mode != "info" or (Path(model_dir) / f"{ACTION_MODEL}.json").is_file():
+    elif mode != "info" or (Path(model_dir) / f"{ACTION_MODEL}.json").is_file():
         _, notes = read_config(model_dir, ACTION_MODEL)
         tuned.update(notes.get("boundary", {}).get(mode, {}))
     try:
         return BoundaryRule(mode, tuned["gap"] if gap is None else gap,
                             tuned["min_length"] if min_length is None else min_length,
-                            tuned.get("confirm", CONFIRM[mode]))
+                            tuned.get("confirm", CONFIRM[mode]),
+                            tuned.get("threshold", 0.5) if threshold is None else threshold)
     except ValueError as err:
         raise UserError(str(err)) from None
 
@@ -116,18 +123,36 @@ class ModelScorer:
         self.block = min(2 * self.block, self.max_block)
 
 
-def segment_episode(episode: Episode, model: ActionModel | None, rule: BoundaryRule
-                    ) -> tuple[Segmentation, BoundaryResult]:
-    """The segmentation of one decoded recording, and the rule's trace (for plots)."""
+def segment_episode(episode: Episode, model: ActionModel | None, rule: BoundaryRule,
+                    scorer: BoundaryScorer | None = None) -> tuple[Segmentation, BoundaryResult]:
+    """The segmentation of one decoded recording, and the rule's trace (for plots).
+
+    The learned mode needs `scorer` (see `scorer.py`) beside the action model."""
     events = event_boundaries(episode.events)
-    scorer = ModelScorer(model, episode) if model is not None else None
-    result = find_boundaries(len(episode), scorer, rule, events)
+    if rule.mode == "learned":
+        if model is None or scorer is None:
+            raise ValueError("the learned mode needs the action model and the boundary scorer")
+        result = learned_boundaries(episode, model, scorer, rule, events)
+    else:
+        losses = ModelScorer(model, episode) if model is not None else None
+        result = find_boundaries(len(episode), losses, rule, events)
     starts = [0, *result.boundaries]
     ends = [*result.boundaries, len(episode)]
     names = [name_segment(episode.events[s:e]) for s, e in zip(starts, ends)]
     seg = Segmentation.from_boundaries(episode.name, f"sbd-{rule.mode}", len(episode),
                                        result.boundaries, names)
     return seg, result
+
+
+def learned_boundaries(episode: Episode, model: ActionModel, scorer: BoundaryScorer,
+                       rule: BoundaryRule, events: Sequence[int] = ()) -> BoundaryResult:
+    """The learned mode: the scorer's probabilities, and their peaks as boundaries. The trace's
+    losses are the action model's with the recent history (the scorer's first signal)."""
+    inputs = episode_inputs(model, episode, scorer.config)
+    p = scorer.probabilities(inputs)
+    losses = inputs[:, scorer.config.context * scorer.config.row_size].astype(np.float64)
+    return BoundaryResult(tuple(peak_boundaries(p, rule.threshold, rule.min_length)), losses,
+                          np.full(len(episode), np.nan), tuple(events), p)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,6 +167,7 @@ class SegmentJob:
     plot: bool = False
     confirm: float | None = None
     device: str = "cpu"   # where the action model runs; "cuda" when the task was given a GPU
+    threshold: float = 0.5   # the learned mode's
 
 
 def run_job(job: SegmentJob) -> dict[str, Any]:
@@ -166,14 +192,17 @@ def _ray_task(job: SegmentJob) -> dict[str, Any]:
 
 
 def _run_job(job: SegmentJob) -> dict[str, Any]:
-    rule = BoundaryRule(job.mode, job.gap, job.min_length, job.confirm)
-    model = None
+    rule = BoundaryRule(job.mode, job.gap, job.min_length, job.confirm, job.threshold)
+    model = scorer = None
     if rule.uses_loss or job.plot:
         if job.device != "cpu" and not torch.cuda.is_available():
             raise UserError(f"{job.recording}: asked for a GPU (--gpus-per-worker), but torch on "
                             f"{socket.gethostname()} sees none (a CPU build of torch, or no "
                             f"driver?); install a CUDA torch there or pass --gpus-per-worker 0")
         model, _ = load_model(job.model_dir, ACTION_MODEL, device=job.device)
+        if rule.mode == "learned":
+            scorer, _ = load_scorer(job.model_dir)
+            scorer.to(job.device)
         episode = load_episode(job.recording, model.config.action_names, model.config.frame_size)
     else:
         from mcagent.recordings.format import read_recording
@@ -181,7 +210,7 @@ def _run_job(job: SegmentJob) -> dict[str, Any]:
         episode = Episode(rec.name, np.zeros((len(rec), 1, 1, 3), np.uint8),
                           np.zeros(len(rec), np.int64), tuple(s.events for s in rec.steps),
                           tuple(s.skill for s in rec.steps))
-    seg, trace = segment_episode(episode, model, rule)
+    seg, trace = segment_episode(episode, model, rule, scorer)
     result = {"recording": job.recording, "video": seg.video, "frames": seg.frames,
               "segments": len(seg.segments), "segmentation": seg}
     if job.plot:
@@ -229,8 +258,8 @@ def write_run_summary(out_dir: str | os.PathLike, settings: dict[str, Any],
 
 def segment_many(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *,
                  model_dir: str | os.PathLike | None = None, mode: str = "loss+info",
-                 gap: float | None = None, min_length: int | None = None, plot: bool = False,
-                 workers: int = 1, address: str | None = None, gpus_per_worker: float = 0.0,
+                 gap: float | None = None, min_length: int | None = None,
+                 threshold: float | None = None, plot: bool = False, workers: int = 1, address: str | None = None, gpus_per_worker: float = 0.0,
                  progress: bool = False, ray_module=None) -> list[dict[str, Any]]:
     """Segment every recording named by `inputs` (files or folders) into `out_dir`.
 
@@ -246,9 +275,11 @@ def segment_many(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
         raise UserError(f"--gpus-per-worker must be 0 or more, not {gpus_per_worker:g}")
     stems = find_recordings(inputs)
     model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
-    rule = rule_for(model_dir, mode, gap, min_length)
+    rule = rule_for(model_dir, mode, gap, min_length, threshold)
     if rule.uses_loss or plot:
         read_config(model_dir, ACTION_MODEL)  # fail here, not in every task
+    if rule.mode == "learned":
+        load_scorer(model_dir)
     on_ray = workers > 1 or address is not None
     if gpus_per_worker and not on_ray and not torch.cuda.is_available():
         raise UserError("--gpus-per-worker asks for a GPU, but torch here sees none; pass "
@@ -257,10 +288,11 @@ def segment_many(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
     # Absolute paths: a Ray worker may run in another folder.
     device = "cuda" if gpus_per_worker else "cpu"
     jobs = [SegmentJob(str(stem.resolve()), str(model_dir.resolve()), rule.mode, rule.gap,
-                       rule.min_length, plot, rule.confirm, device)
+                       rule.min_length, plot, rule.confirm, device, rule.threshold)
             for stem in stems]
     settings = {"model": str(model_dir.resolve()), "method": f"sbd-{rule.mode}",
                 "gap": rule.gap, "min_length": rule.min_length,
+                **({"threshold": rule.threshold} if rule.mode == "learned" else {}),
                 "gpus_per_worker": gpus_per_worker, "ray": on_ray}
 
     from tqdm import tqdm
