@@ -47,7 +47,27 @@ def test_library_has_the_diamond_chain_and_survival_skills(library):
     assert library["find_diamond"].kind == "finding" and library["find_diamond"].learned
     assert not library["place_table"].learned and not library["make_wood_pickaxe"].learned
     assert library.canonical("sleep") == "wake_up"
-    assert library.canonical("build_shelter") is None
+    assert library.canonical("build_shelter") == "build_shelter"   # the survival layer's
+    assert library.canonical("leave_shelter") is None
+    assert library["build_shelter"].learned and library["build_shelter"].enclosure == 2
+
+
+def test_the_shelter_is_done_when_the_player_is_walled_in(library):
+    from mcagent.worlds.rules import crafter_rules
+
+    ids = {name: i for i, name in enumerate((None, *crafter_rules().materials)) if name}
+    grid = np.full((7, 7), ids["grass"])
+    grid[1:6, 1:6] = ids["stone"]
+    grid[3, 3] = grid[3, 4] = ids["path"]           # a two-cell pocket in stone
+    spec = library["build_shelter"]
+    info = {"semantic": grid, "player_pos": (3, 3), "events": []}
+    assert spec.succeeded(info, ids)
+    grid[3, 5] = ids["sand"]                          # a third cell: not yet
+    assert not spec.succeeded(info, ids)
+    grid[3, 5] = ids["stone"]
+    grid[2, 3] = ids["grass"]                         # an opening to the grass outside
+    grid[1, 3] = ids["grass"]
+    assert not spec.succeeded(info, ids)
 
 
 @pytest.mark.parametrize("name", ["collect_wood", "collect_iron", "eat_cow", "eat_plant"])
@@ -383,7 +403,8 @@ def test_a_graph_restricts_the_library_and_unknown_skills_are_rejected(tmp_path)
     graph = tmp_path / "g.yaml"
     graph.write_text("find_tree: {skill_type: 0, obtain: {tree_nearby: 1}}\n"
                      "collect_wood: {skill_type: 1, consume: {tree_nearby: 1}, obtain: {wood: 1}}\n")
-    assert list(skill_library(graph).skills) == ["find_tree", "collect_wood"]
+    # The graph's skills, and the survival layer's shelter, which no plan asks for.
+    assert list(skill_library(graph).skills) == ["find_tree", "collect_wood", "build_shelter"]
     graph.write_text("find_tree: {skill_type: 0}\nfly_away: {skill_type: 1}\n")
     with pytest.raises(UserError, match=r"\['fly_away'\] have no runner"):
         skill_library(graph)

@@ -62,6 +62,9 @@ class SkillSpec:
     start_inventory: Mapping[str, int]
     nearby: int
     stations: tuple[str, ...] = ()   # what must stand next to the player (crafting)
+    # > 0: done when the player is walled in, able to walk to at most this many cells
+    # (its own included); the survival layer's shelter for the night.
+    enclosure: int = 0
 
     def __post_init__(self):
         object.__setattr__(self, "start_inventory", MappingProxyType(dict(self.start_inventory)))
@@ -71,10 +74,31 @@ class SkillSpec:
         return self.kind in LEARNED_KINDS
 
     def succeeded(self, info: Mapping, semantic_ids: Mapping[str, int]) -> bool:
-        """The skill's success test on one step's `info` (privileged state for finding)."""
+        """The skill's success test on one step's `info` (privileged state for finding
+        and for the enclosure)."""
+        if self.enclosure:
+            return walkable_region(info, semantic_ids, self.enclosure) <= self.enclosure
         if self.success_event is not None:
             return self.success_event in info["events"]
         return target_distance(info, semantic_ids[self.target]) <= self.nearby
+
+
+def walkable_region(info: Mapping, semantic_ids: Mapping[str, int], limit: int) -> int:
+    """How many cells the player can walk to, its own included, counting up to `limit` + 1
+    (privileged: read from the semantic map; the walkable materials are Crafter's)."""
+    walkable = {semantic_ids[m] for m in crafter_rules().walkable if m in semantic_ids}
+    grid = info["semantic"]
+    start = tuple(info["player_pos"])
+    seen, frontier = {start}, [start]
+    while frontier and len(seen) <= limit:
+        x, y = frontier.pop()
+        for cell in ((x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1)):
+            if cell in seen or not (0 <= cell[0] < grid.shape[0] and 0 <= cell[1] < grid.shape[1]):
+                continue
+            if grid[cell] in walkable:
+                seen.add(cell)
+                frontier.append(cell)
+    return len(seen)
 
 
 def target_distance(info: Mapping, target_id: int) -> int:
@@ -184,6 +208,16 @@ def _skills_from_rules(rules: CrafterRules, settings: dict) -> dict[str, SkillSp
                 raise UserError(f"{SETTINGS_PATH}: overrides.{name}.actions: unknown action(s) "
                                 f"{unknown}")
         skills[name] = dataclasses.replace(skills[name], **raw)
+    for name, raw in (settings.get("survival_skills") or {}).items():
+        if name in skills:
+            raise UserError(f"{SETTINGS_PATH}: survival skill {name!r} is already a skill")
+        unknown = [a for a in raw["actions"] if a not in rules.actions]
+        if unknown:
+            raise UserError(f"{SETTINGS_PATH}: survival_skills.{name}.actions: unknown "
+                            f"action(s) {unknown}")
+        skills[name] = SkillSpec(name, "manipulation", None, None, tuple(raw["actions"]),
+                                 int(raw["budget"]), dict(raw.get("start_inventory") or {}),
+                                 nearby, enclosure=int(raw["enclosure"]))
     return skills
 
 
@@ -211,7 +245,9 @@ def skill_library(graph: str | pathlib.Path | None = None, *,
         if unknown:
             raise UserError(f"{graph}: skill(s) {unknown} have no runner in mcagent.skills; "
                             f"known: {', '.join(skills)}")
-        skills = {s.name: skills[s.name] for s in loaded}
+        # The graph's skills, and the survival layer's, which no plan asks for.
+        survival = settings.get("survival_skills") or {}
+        skills = {name: skills[name] for name in (*(s.name for s in loaded), *survival)}
         source = str(graph)
     return SkillLibrary(skills, settings.get("aliases") or {}, source)
 
