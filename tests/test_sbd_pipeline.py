@@ -140,21 +140,22 @@ def test_tuning_stores_the_rule_in_the_model(recordings, models, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def with_scorer(models, tmp_path_factory):
+def with_scorer(recordings, models, tmp_path_factory):
     import shutil
 
     from mcagent.sbd.scorer import ScorerSettings, train_scorer
 
     copy = tmp_path_factory.mktemp("with_scorer") / "model"
     shutil.copytree(models, copy)
-    return copy, ScorerSettings(epochs=2, hidden=4, threads=1)
+    figures = train_scorer([recordings], copy, settings=ScorerSettings(epochs=2, hidden=4,
+                                                                       threads=1))
+    return copy, figures
 
 
 def test_learned_mode_trains_segments_tunes_and_plots(recordings, with_scorer, tmp_path):
-    from mcagent.sbd.scorer import load_scorer, train_scorer
+    from mcagent.sbd.scorer import load_scorer
 
-    model_dir, settings = with_scorer
-    figures = train_scorer([recordings], model_dir, settings=settings)
+    model_dir, figures = with_scorer
     assert figures["epochs"] >= 1 and (model_dir / "scorer.safetensors").is_file()
     results = segment_many([recordings], tmp_path / "seg", model_dir=model_dir, mode="learned",
                            threshold=0.05, min_length=2, plot=True)
@@ -172,6 +173,22 @@ def test_learned_mode_trains_segments_tunes_and_plots(recordings, with_scorer, t
     assert (rule.threshold, rule.min_length) == (best["threshold"], best["min_length"])
     # the rule's modes keep their own tuned values in the action model
     assert rule_for(model_dir, "loss+info").mode == "loss+info"
+
+
+@pytest.mark.slow  # a Ray cluster starts in 20 s to over a minute on a busy 2-core machine
+def test_the_learned_mode_on_ray_matches_the_local_run(recordings, with_scorer, tmp_path):
+    ray = pytest.importorskip("ray")
+    model_dir, _ = with_scorer
+    local = segment_many([recordings], tmp_path / "local", model_dir=model_dir, mode="learned",
+                         threshold=0.05)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        spread = segment_many([recordings], tmp_path / "ray", model_dir=model_dir,
+                              mode="learned", threshold=0.05, workers=2)
+    finally:
+        ray.shutdown()
+    for a, b in zip(local, spread):
+        assert read_segmentation(a["segments_file"]) == read_segmentation(b["segments_file"])
 
 
 def test_the_learned_mode_without_a_scorer_says_how_to_train_one(recordings, models, tmp_path):

@@ -41,7 +41,7 @@ def render_trace(episode: Episode, trace: BoundaryResult, rule: BoundaryRule) ->
     n = len(episode)
     t = np.arange(n)
     width = min(40.0, max(8.0, n / 60))
-    fig, ax = plt.subplots(figsize=(width, 3.6), dpi=100)
+    fig, ax = plt.subplots(figsize=(width, 3.9), dpi=100)
     if not np.all(np.isnan(trace.losses)):
         ax.plot(t, trace.losses, lw=0.7, color="tab:blue", label="loss  -log p(a_t | history)")
         if not np.all(np.isnan(trace.running_mean)):
@@ -79,7 +79,9 @@ def render_trace(episode: Episode, trace: BoundaryResult, rule: BoundaryRule) ->
         setting = f"gap {rule.gap:g}"
     ax.set_title(f"{episode.name}: sbd-{rule.mode}, {setting}, "
                  f"min length {rule.min_length}, {len(trace.boundaries)} boundaries")
-    ax.legend(handles, labels, loc="upper right", fontsize=7, ncol=3)
+    # Below the axes, where it hides no boundary or true change.
+    ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=7,
+              ncol=6, frameon=False)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
