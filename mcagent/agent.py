@@ -7,7 +7,9 @@ it needed, since evidently they were not there). A skill runs until its
 success test (`SkillSpec.succeeded`) or its step budget. When health, food,
 drink or energy run low the current skill is interrupted and the library's
 survival skills run (`find_water`/`collect_drink`, `find_cow`/`eat_cow`,
-`wake_up`). The agent gives up only when the planner says the target is out
+`wake_up`). At dusk it builds a shelter (`build_shelter`, when the library and
+the policies have it), sleeps or waits in it until the light is back, then
+opens it. The agent gives up only when the planner says the target is out
 of reach, or the episode ends.
 
 A task whose target is `achievements: all` (Crafter's score suite) has no one
@@ -66,6 +68,19 @@ class Survival:
     threats: Mapping[str, str] = dataclasses.field(
         default_factory=lambda: {"zombie": "defeat_zombie"})
     threat_range: int = 1
+    # The night: shelter once the light falls below `dusk` (or is below `dark`), stay in
+    # until it has risen above `dawn`. Zombies crowd the grass in the dark and do 7
+    # damage to a sleeper (2 otherwise). None: no shelter.
+    shelter: str | None = "build_shelter"
+    dusk: float = 0.6
+    dark: float = 0.3
+    dawn: float = 0.7
+
+    def night(self, light: float, falling: bool) -> bool:
+        """Whether it is time to be in a shelter (the light is read from `info`; the frame
+        shows the same darkening): from dusk until the light is back above `dawn`."""
+        return light < self.dark or (falling and light < self.dusk) or \
+            (not falling and light < self.dawn and light < 0.5 * (self.dusk + self.dawn))
 
     def threat(self, info: Mapping, semantic_ids: Mapping[str, int]) -> str | None:
         """The creature to fight now, or None (read from the map around the player: the frame
@@ -78,9 +93,14 @@ class Survival:
                 return creature
         return None
 
-    def need(self, inventory: Mapping[str, int]) -> tuple[str, str] | None:
+    def need(self, inventory: Mapping[str, int],
+             sheltered: bool = False) -> tuple[str, str] | None:
         """(vital that ran low, need to serve) or None. Low health is served through the
-        most depleted of the other vitals (health comes back when they are fine)."""
+        most depleted of the other vitals (health comes back when they are fine).
+        `sheltered` for the night, nothing gets the agent out into the dark: a vital at
+        0 costs a point of health every 15 to 30 steps, a zombie at night far more."""
+        if sheltered:
+            return None
         for vital in ("drink", "food", "energy"):
             if inventory[vital] <= self.low[vital]:
                 return vital, vital
@@ -176,6 +196,10 @@ class Agent:
         self.goal: str | None = None
         self.on_hold: set[str] = set()
         self.goal_failures = 0
+        # The night: the last light seen, whether the agent walled itself in, and when a
+        # failed shelter may be tried again.
+        self.light, self.falling = float(self.info["daylight"]), False
+        self.sheltered, self.shelter_again_at = False, 0
         self.log.emit("episode_started", 0, task=task.name, target=task.target,
                       target_kind=task.target_kind, count=task.count, seed=seed,
                       world_seed=self.info.get("world_seed"), policies=self.source,
@@ -286,16 +310,16 @@ class Agent:
         if self.survival is None:
             return False
         threat = self.survival.threat(self.info, self.semantic_ids)
-        if threat is not None:
+        if threat is not None and not (self.sheltered and self._enclosed()):  # walls between
             if not self.log.events or self.log.events[-1]["event"] != "interrupted":
                 self.counts["interrupts"] += 1
                 self.log.emit("interrupted", self.info["step"], skill=None, threat=threat, steps=0)
             self._run_skill(self.survival.threats[threat], reason=f"survival:{threat}",
                             interruptible=False)
             return True
-        need = self.survival.need(self.info["inventory"])
+        need = self.survival.need(self.info["inventory"], sheltered=self.sheltered)
         if need is None:
-            return False
+            return self._serve_night()
         vital, serve = need
         if not self.log.events or self.log.events[-1]["event"] != "interrupted":
             # Ran low between skills: the plan's next skill is what gets put off.
@@ -317,6 +341,61 @@ class Agent:
                 break
         return ran
 
+    def shelter_possible(self) -> bool:
+        name = self.survival.shelter if self.survival is not None else None
+        return name is not None and name in self.library and name in self.policies
+
+    def _shelter_ready(self) -> bool:
+        return self.shelter_possible() and self.info["step"] >= self.shelter_again_at
+
+    def _enclosed(self) -> bool:
+        return self.library[self.survival.shelter].succeeded(self.info, self.semantic_ids)
+
+    def _serve_night(self) -> bool:
+        """Shelter for the night, sleep or wait in it, open it in the morning; True when
+        something was done."""
+        if self.survival.night(self.light, self.falling):
+            if not self._shelter_ready() and not self.sheltered:
+                return False
+            if not self._enclosed():
+                if self.sheltered:   # the shelter was opened (an arrow, a zombie): again
+                    self.sheltered = False
+                if not self._shelter_ready():
+                    return False
+                if not self.log.events or self.log.events[-1]["event"] != "interrupted":
+                    self.counts["interrupts"] += 1
+                    self.log.emit("interrupted", self.info["step"], skill=None, night=True,
+                                  light=round(self.light, 2), steps=0)
+                outcome = self._run_skill(self.survival.shelter, reason="survival:night",
+                                          interruptible=False)
+                if outcome != "succeeded":
+                    self.shelter_again_at = self.info["step"] + 30
+                    return True
+            self.sheltered = True
+            if self.info["inventory"]["energy"] < 9 and "wake_up" in self.policies:
+                self._run_skill("wake_up", reason="survival:night", interruptible=False)
+            else:
+                self.current = None
+                self._step("noop")
+            return True
+        if self.sheltered:
+            self._leave_shelter()
+            return True
+        return False
+
+    def _leave_shelter(self) -> None:
+        """Open the shelter: mine the wall the player faces, else turn to the next one and
+        mine it (a move towards a wall only turns the player), until there is a way out."""
+        self.sheltered = False
+        self.current = None
+        for move in ("do", "move_left", "do", "move_up", "do", "move_right", "do",
+                     "move_down", "do"):
+            if not self._enclosed():
+                return
+            self._step(move)
+            if self.done:
+                raise _EpisodeEnded
+
     # -- one skill -----------------------------------------------------------------
     def _run_skill(self, skill: str, reason: str, interruptible: bool = True) -> str:
         """Run `skill` to its success test or budget. Returns succeeded, failed or interrupted."""
@@ -335,12 +414,16 @@ class Agent:
             return self._succeeded(skill, start)
         for _ in range(budget):
             if interruptible and self.survival is not None:
-                need = self.survival.need(self.info["inventory"])
+                need = self.survival.need(self.info["inventory"], sheltered=self.sheltered)
                 threat = self.survival.threat(self.info, self.semantic_ids)
-                if need is not None or threat is not None:
+                # Night interrupts a search, not work on a target already at hand.
+                night = (spec.kind == "finding" and self.survival.night(self.light, self.falling)
+                         and self._shelter_ready() and not self._enclosed())
+                if need is not None or threat is not None or night:
                     self.counts["interrupts"] += 1
                     why = ({"vital": need[0], "value": int(self.info["inventory"][need[0]])}
-                           if need is not None else {"threat": threat})
+                           if need is not None else {"threat": threat} if threat is not None
+                           else {"night": True, "light": round(self.light, 2)})
                     self.log.emit("interrupted", self.info["step"], skill=skill, **why,
                                   steps=int(self.info["step"]) - start)
                     self._update_nearby(skill, succeeded=False)
@@ -360,6 +443,8 @@ class Agent:
         name = action if isinstance(action, str) else self.env.action_names[int(action)]
         frame = self.obs["image"]
         self.obs, _, terminated, truncated, self.info = self.env.step(self.action_index[name])
+        light = float(self.info["daylight"])
+        self.falling, self.light = light < self.light, light
         if self.on_step is not None:
             self.on_step(frame, name, self.info, self.current, self.plan_skills)
         if terminated or truncated:

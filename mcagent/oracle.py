@@ -51,6 +51,12 @@ class OracleSkills:
             return GuardedSkill(spec).act(info)
         if skill == "wake_up":
             return "noop" if info["sleeping"] else "sleep"
+        if skill == "build_shelter":
+            # The expert's two-cell pocket: dug into stone or walled with it, sealed inside.
+            p.need = "rest"
+            step = p._go_to_shelter(info)
+            return None if step is None else step[0]
+        p.need, p.shelter = None, None
         if spec.kind == "finding":
             step = self._go_to(spec.target, skill) or p._explore(skill)
         elif spec.target in CREATURES:

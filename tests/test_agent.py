@@ -189,3 +189,25 @@ def test_play_without_a_trained_skill_set_says_how_to_train_one(tmp_path, capsys
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert "no trained skill set" in err and "mcagent train all" in err and "--skills expert" in err
+
+
+def test_the_agent_shelters_for_the_night_and_opens_the_shelter_in_the_morning(graph, library):
+    env = worlds.make("crafter", task="crafter_score", max_steps=330)
+    oracle = OracleSkills(library, env)
+    agent = Agent(Planner(graph), library, oracle.runners(), source=oracle.source)
+    seen = []
+    agent.on_step = lambda frame, action, info, skill, plan: seen.append(
+        (info["step"], info["daylight"], agent._enclosed(), info["sleeping"]))
+    log = EpisodeLog()
+    agent.run(env, env.task, seed=6, log_to=log)
+    built = [e for e in log.events if e["event"] == "skill_succeeded"
+             and e["skill"] == "build_shelter"]
+    assert built, "no shelter built"
+    night = [s for s in seen if s[1] < 0.1]          # the darkest part of the first night
+    assert night and all(enclosed for _, _, enclosed, _ in night)
+    assert any(sleeping for *_, sleeping in night)   # it slept in there
+    started = [e for e in log.events if e["event"] == "skill_started"
+               and e["skill"] == "build_shelter"]
+    assert started[0]["reason"] == "survival:night"
+    morning = [s for s in seen if s[0] > 300]
+    assert morning and not morning[-1][2]            # and went out again in the morning

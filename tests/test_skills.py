@@ -65,6 +65,10 @@ def test_the_shelter_is_done_when_the_player_is_walled_in(library):
     grid[3, 5] = ids["sand"]                          # a third cell: not yet
     assert not spec.succeeded(info, ids)
     grid[3, 5] = ids["stone"]
+    ids["zombie"] = 99
+    grid[3, 4] = ids["zombie"]                        # a zombie inside is no shelter
+    assert not spec.succeeded(info, ids)
+    grid[3, 4] = ids["path"]
     grid[2, 3] = ids["grass"]                         # an opening to the grass outside
     grid[1, 3] = ids["grass"]
     assert not spec.succeeded(info, ids)

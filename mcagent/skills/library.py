@@ -34,6 +34,7 @@ KINDS = ("finding", "manipulation", "placing", "crafting")
 LEARNED_KINDS = ("finding", "manipulation")
 
 # The skills of the issue's tables: the tech tree to the diamond, and survival.
+MOBILE = ("cow", "zombie", "skeleton", "arrow")   # creatures that stand on walkable ground
 DIAMOND_CHAIN = ("find_tree", "collect_wood", "place_table", "make_wood_pickaxe",
                  "find_stone", "collect_stone", "make_stone_pickaxe", "place_furnace",
                  "find_coal", "collect_coal", "find_iron", "collect_iron",
@@ -85,8 +86,12 @@ class SkillSpec:
 
 def walkable_region(info: Mapping, semantic_ids: Mapping[str, int], limit: int) -> int:
     """How many cells the player can walk to, its own included, counting up to `limit` + 1
-    (privileged: read from the semantic map; the walkable materials are Crafter's)."""
-    walkable = {semantic_ids[m] for m in crafter_rules().walkable if m in semantic_ids}
+    (privileged: read from the semantic map; the walkable materials are Crafter's). A cell
+    that a creature stands on counts as open: the map shows the creature, not the ground,
+    and a zombie inside a shelter is no shelter."""
+    walkable = {semantic_ids[m] for m in (*crafter_rules().walkable, *MOBILE)
+                if m in semantic_ids}
+    hostile = {semantic_ids[m] for m in ("zombie", "skeleton", "arrow") if m in semantic_ids}
     grid = info["semantic"]
     start = tuple(info["player_pos"])
     seen, frontier = {start}, [start]
@@ -95,6 +100,8 @@ def walkable_region(info: Mapping, semantic_ids: Mapping[str, int], limit: int) 
         for cell in ((x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1)):
             if cell in seen or not (0 <= cell[0] < grid.shape[0] and 0 <= cell[1] < grid.shape[1]):
                 continue
+            if grid[cell] in hostile:
+                return limit + 1         # walled in with a zombie is no shelter
             if grid[cell] in walkable:
                 seen.add(cell)
                 frontier.append(cell)
