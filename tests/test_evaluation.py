@@ -246,3 +246,22 @@ def test_report_page_renders_headless_in_chromium(tmp_path):
     # The plots' bars (matplotlib's default blue) are drawn: the images loaded from the page.
     blue = (np.abs(pixels.astype(int) - (31, 119, 180)).sum(axis=2) < 30).sum()
     assert blue > 2000
+
+
+def test_the_flat_ppo_baseline_trains_and_plays(tmp_path):
+    from mcagent.skills.ppo import FLAT, PPOArgs, train_ppo
+
+    trained = train_ppo(PPOArgs(skill=FLAT, total_steps=256, workers=0, envs_per_worker=2,
+                                rollout_len=64, epochs=1, out=str(tmp_path), logdir=None))
+    assert trained["env_steps"] == 256
+    checkpoint = tmp_path / "ppo" / f"{FLAT}.safetensors"
+    config = json.loads(checkpoint.with_suffix(".json").read_text())
+    assert config["config"]["skills"] == [FLAT]
+    assert config["config"]["allowed"] == [list(config["config"]["action_names"])]  # every action
+    settings = EvalSettings(graph=GRAPH, flat_checkpoint=str(checkpoint), max_steps=150)
+    record = EpisodeRunner(settings).run("flat-ppo", "collect_wood", 5)
+    assert record["policies"] == f"flat PPO {checkpoint}" and record["skills"] == {}
+    assert record["steps"] <= 150 and record["cause"] in ("success", "death", "timeout")
+    with pytest.raises(UserError, match="mcagent train flat"):
+        EpisodeRunner(EvalSettings(graph=GRAPH, flat_checkpoint=str(tmp_path / "none"))).run(
+            "flat-ppo", "collect_wood", 5)

@@ -88,8 +88,9 @@ def add_parser(sub) -> None:
     p.add_argument("--checkpoints", default=str(default_path("checkpoints", "skills")),
                    help="trained skill set folder (default checkpoints/skills)")
     p.add_argument("--flat-checkpoint",
-                   default=str(default_path("checkpoints", "flat", "ppo.safetensors")),
-                   help="the flat PPO baseline's checkpoint (default checkpoints/flat/ppo.safetensors)")
+                   default=str(default_path("checkpoints", "flat", "ppo", "crafter.safetensors")),
+                   help="the flat PPO baseline's checkpoint (`mcagent train flat`; default "
+                        "checkpoints/flat/ppo/crafter.safetensors)")
     p.add_argument("--graph", default=str(default_path("skill_graph", "crafter.yaml")),
                    help="skill graph to plan on (default skill_graph/crafter.yaml)")
     p.add_argument("--out", default=None, help="evaluation folder (default runs/eval/<suite>)")

@@ -46,7 +46,7 @@ class EvalSettings:
     graph: str                                   # skill graph the planners search
     skills: str = "checkpoints"                  # checkpoints | expert (privileged oracle)
     checkpoints: str = "checkpoints/skills"      # the trained skill set
-    flat_checkpoint: str = "checkpoints/flat/ppo.safetensors"
+    flat_checkpoint: str = "checkpoints/flat/ppo/crafter.safetensors"
     max_steps: int | None = None                 # override the tasks' step limits (tests)
 
     def to_dict(self) -> dict:
@@ -187,9 +187,7 @@ class EpisodeRunner:
 
     def _flat_policy(self):
         if self._flat is None:
-            from mcagent.skills.flat import load_flat_policy
-
-            self._flat = load_flat_policy(self.settings.flat_checkpoint)
+            self._flat = FlatPolicy(self.settings.flat_checkpoint)
         return self._flat
 
     def _play_flat(self, env, seed: int, watch: "_Watch", policy) -> dict:
@@ -205,6 +203,27 @@ class EpisodeRunner:
         end = "success" if info["success"] else "death" if terminated else "step limit"
         return {"success": info["success"], "steps": info["step"], "end": end,
                 "policies": "uniform random actions" if policy is None else policy.source}
+
+
+class FlatPolicy:
+    """The flat PPO baseline (`mcagent train flat`): one policy, every action, no planner."""
+
+    def __init__(self, path: str):
+        from mcagent.skills.policy import load_policy
+        from mcagent.skills.ppo import FLAT
+        from mcagent.worlds.rules import crafter_rules
+
+        if not pathlib.Path(path).exists():
+            raise UserError(f"{path}: no flat PPO checkpoint (train one with `mcagent train "
+                            f"flat`, or leave flat-ppo out of --agents)")
+        rules = crafter_rules()
+        self.policy = load_policy(path, skills=[FLAT], action_names=rules.actions,
+                                  inventory_size=len(rules.items))
+        self.skill_id = self.policy.skill_index(FLAT)
+        self.source = f"flat PPO {path}"
+
+    def act(self, obs) -> int:
+        return int(self.policy.act(obs["image"][None], obs["inventory"][None], self.skill_id)[0])
 
 
 class ItemTargets:

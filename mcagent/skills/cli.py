@@ -204,6 +204,18 @@ def add_parser(sub) -> None:
     _common(p)
     p.set_defaults(run=cmd_ppo)
 
+    from mcagent.skills.ppo import FLAT
+
+    p = tsub.add_parser("flat", help="the flat PPO baseline: one policy over every action on "
+                        "Crafter's own reward, no planner, no skills")
+    p.add_argument("--workers", type=int, default=2, help="Ray rollout actors (default 2)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue OUT/ppo/crafter when it exists, counting its steps")
+    _ppo_options(p, 1_000_000)
+    _common(p)
+    # Give --steps the skill set's total (training.json) for the baseline of the evaluation.
+    p.set_defaults(run=cmd_ppo, skill=FLAT, init=None, out="checkpoints/flat")
+
     p = tsub.add_parser("all", help="BC then PPO for many skills, as Ray tasks")
     p.add_argument("--skills", nargs="*", default=None,
                    help="skills to train (default: the learned skills of the diamond chain and "

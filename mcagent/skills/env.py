@@ -262,3 +262,19 @@ class SkillEnv(gym.Env):
             if world[spot][1] is not None:
                 world.remove(world[spot][1])
             world[spot] = station
+
+
+class FlatEnv(gym.Wrapper):
+    """The whole game for the flat PPO baseline: Crafter's episodes and Crafter's own reward
+    (+1 per achievement first unlocked, health changes), every action; `skill_success`
+    marks an episode that unlocked `goal`."""
+
+    def __init__(self, max_steps: int = 10_000, goal: str = "collect_diamond"):
+        super().__init__(CrafterEnv(max_steps=max_steps, reward="crafter"))
+        self.goal = goal
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        info["skill_success"] = bool(info["achievements"][self.goal])
+        return obs, reward, terminated, truncated, info
+

@@ -8,6 +8,10 @@ its skill-conditioned network and trains it on this skill alone.
 
 Writes `<out>/ppo/<skill>.safetensors` + `.json`, and TensorBoard scalars
 under `<logdir>/<skill>`.
+
+The skill `FLAT` ("crafter") is the flat baseline instead: the whole game
+(`FlatEnv`: Crafter's episodes and reward), every action, no planner; its
+success rate counts episodes that reached the diamond.
 """
 
 from __future__ import annotations
@@ -24,13 +28,15 @@ import torch
 from torch import nn
 
 from mcagent.errors import UserError
-from mcagent.skills.env import SkillEnv
+from mcagent.skills.env import FlatEnv, SkillEnv
 from mcagent.skills.library import skill_library
 from mcagent.skills.policy import (PolicyConfig, SkillPolicy, load_policy, policy_config_for,
                                    read_checkpoint_config, save_policy)
 from mcagent.worlds.rules import crafter_rules
 
 log = logging.getLogger(__name__)
+
+FLAT = "crafter"   # the "skill" of the flat baseline: the whole game on Crafter's reward
 
 
 @dataclasses.dataclass
@@ -76,10 +82,13 @@ class RolloutWorker:
     def __init__(self, skill: str, config: dict, n_envs: int, seed: int, shaping: float,
                  graph: str | None = "auto", explore: float = 0.0, death_penalty: float = 0.0):
         torch.set_num_threads(1)
-        spec = skill_library(graph)[skill]
-        explore = explore if spec.kind == "finding" else 0.0
-        self.envs = [SkillEnv(spec, shaping=shaping, explore=explore, death_penalty=death_penalty)
-                     for _ in range(n_envs)]
+        if skill == FLAT:
+            self.envs = [FlatEnv() for _ in range(n_envs)]
+        else:
+            spec = skill_library(graph)[skill]
+            explore = explore if spec.kind == "finding" else 0.0
+            self.envs = [SkillEnv(spec, shaping=shaping, explore=explore,
+                                  death_penalty=death_penalty) for _ in range(n_envs)]
         self.policy = SkillPolicy(PolicyConfig(**config))
         self.skill_id = self.policy.skill_index(skill)
         first = [env.reset(seed=seed * 10_000 + i)[0] for i, env in enumerate(self.envs)]
@@ -163,17 +172,20 @@ def resumed(args: PPOArgs) -> tuple[int, float]:
 def make_policy(args: PPOArgs) -> SkillPolicy:
     """The run's own checkpoint when resuming, else the BC checkpoint when given (it must
     hold the skill), else a new network."""
-    library = skill_library(args.graph)
-    spec = library[args.skill]
-    if not spec.learned:
-        raise UserError(f"{args.skill} is a {spec.kind} skill: a guarded action, nothing to train")
     rules = crafter_rules()
+    library = skill_library(args.graph)
+    if args.skill != FLAT and not library[args.skill].learned:
+        raise UserError(f"{args.skill} is a {library[args.skill].kind} skill: a guarded action, "
+                        f"nothing to train")
     init = args.init
     if args.resume and checkpoint_path(args).with_suffix(".safetensors").exists():
         init = checkpoint_path(args)
     if init:
         return load_policy(init, skills=[args.skill], action_names=rules.actions,
                            inventory_size=len(rules.items))
+    if args.skill == FLAT:
+        return SkillPolicy(PolicyConfig((FLAT,), tuple(rules.actions), (tuple(rules.actions),),
+                                        inventory_size=len(rules.items), **args.network))
     return SkillPolicy(policy_config_for(library, [args.skill], rules.actions,
                                          inventory_size=len(rules.items), **args.network))
 
