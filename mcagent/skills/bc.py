@@ -23,6 +23,7 @@ from torch import nn
 
 from mcagent.errors import UserError
 from mcagent.recordings.format import read_recording
+from mcagent.skills.files import portable
 from mcagent.skills.library import SkillLibrary, skill_library
 from mcagent.skills.policy import SkillPolicy, policy_config_for, save_policy
 from mcagent.skills.segments import scan_segmentations
@@ -157,7 +158,7 @@ def train_bc(args: BCArgs, *, library: SkillLibrary | None = None,
     if writer:
         writer.close()
     path = save_policy(policy.cpu(), pathlib.Path(args.out) / "bc", algorithm="bc",
-                       args=dataclasses.asdict(args), samples=counts,
+                       args=portable(dataclasses.asdict(args)), samples=counts,
                        train_accuracy=accuracy, skills_with_data=present,
                        wall_s=round(time.time() - started, 1))
     return path

@@ -1,7 +1,8 @@
-"""Small file helpers of the skills package: versioned JSON in, atomic text out."""
+"""Small file helpers of the skills package: versioned JSON in, atomic text out, portable paths."""
 
 from __future__ import annotations
 
+import os
 import pathlib
 
 from mcagent.errors import UserError
@@ -22,3 +23,17 @@ def write_atomic(path: pathlib.Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
     tmp.replace(path)
+
+
+def portable(settings: dict) -> dict:
+    """`settings` with absolute paths inside the working folder made relative to it, so a
+    checkpoint's record of how it was trained names no one's home folder."""
+    return {k: portable_path(v) if isinstance(v, str) else v for k, v in settings.items()}
+
+
+def portable_path(value: str) -> str:
+    """An absolute path inside the working folder as a relative one; anything else as it is."""
+    if not os.path.isabs(value):
+        return value
+    here, path = pathlib.Path.cwd(), pathlib.Path(value)
+    return str(path.relative_to(here)) if here in path.parents else value

@@ -29,6 +29,7 @@ from torch import nn
 
 from mcagent.errors import UserError
 from mcagent.skills.env import FlatEnv, SkillEnv
+from mcagent.skills.files import portable, portable_path
 from mcagent.skills.library import skill_library
 from mcagent.skills.policy import (PolicyConfig, SkillPolicy, load_policy, policy_config_for,
                                    read_checkpoint_config, save_policy)
@@ -296,7 +297,8 @@ def train_ppo(args: PPOArgs, progress: Callable[[int, dict], None] | None = None
         log.info("%s: %s", args.skill, stats)
         if iteration % args.save_every == 0 or steps >= args.total_steps:
             path = save_policy(policy, checkpoint_path(args),
-                               algorithm="ppo", skill=args.skill, args=dataclasses.asdict(args),
+                               algorithm="ppo", skill=args.skill,
+                               args=portable(dataclasses.asdict(args)),
                                env_steps=steps, wall_s=round(time.time() - started, 1),
                                final=stats)
 
@@ -307,5 +309,5 @@ def train_ppo(args: PPOArgs, progress: Callable[[int, dict], None] | None = None
         for w in workers:
             ray.kill(w)
     return {"skill": args.skill, "env_steps": steps, "wall_s": round(wall, 1),
-            "success_rate": stats.get("success_rate", 0.0), "checkpoint": str(path),
-            "init": str(args.init) if args.init else None}
+            "success_rate": stats.get("success_rate", 0.0), "checkpoint": portable_path(str(path)),
+            "init": portable_path(str(args.init)) if args.init else None}
