@@ -412,3 +412,22 @@ def test_a_graph_restricts_the_library_and_unknown_skills_are_rejected(tmp_path)
     graph.write_text("find_tree: {skill_type: 0}\nfly_away: {skill_type: 1}\n")
     with pytest.raises(UserError, match=r"\['fly_away'\] have no runner"):
         skill_library(graph)
+
+
+def test_crafting_walks_up_to_a_station_in_view_and_fails_beyond(library):
+    from mcagent.worlds.rules import crafter_rules
+
+    materials = (None, *crafter_rules().materials)
+    grid = np.full((9, 9), materials.index("grass"))
+    grid[6, 4] = materials.index("table")
+    skill = GuardedSkill(library["make_wood_pickaxe"])
+    info = {"semantic": grid, "player_pos": (3, 4), "facing": (0, 1),
+            "inventory": {"wood": 1, **{k: 0 for k in ("wood_pickaxe", "stone")}}}
+    assert skill.act(info) == "move_right"          # 3 cells away: walk up to it
+    info["player_pos"] = (5, 4)
+    assert skill.act(info) == "make_wood_pickaxe"   # beside it: craft
+    info["player_pos"] = (2, 4)
+    assert skill.act(info) is None                  # 4 cells away: out of reach, the guard fails
+    grid[4, 4] = materials.index("water")           # the way blocked: never into the water
+    info["player_pos"] = (3, 4)
+    assert skill.act(info) == "noop"

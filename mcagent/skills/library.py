@@ -264,25 +264,29 @@ class GuardedSkill:
 
     The guard reads only what the player sees: the inventory, and the cells
     around the player (the frame shows them). A placing skill turns to face a
-    cell it may place on first. `act` returns None when the guard fails: the
+    cell it may place on first. A crafting skill whose stations are in view
+    (within `reach` cells) but not next to the player walks up to them first:
+    Crafter crafts only beside its stations, and the skill before may have
+    wandered a few cells off. `act` returns None when the guard fails: the
     skill cannot run here, and the planner must supply what is missing.
     """
 
     MOVES = {(-1, 0): "move_left", (1, 0): "move_right", (0, -1): "move_up", (0, 1): "move_down"}
 
-    def __init__(self, spec: SkillSpec, rules: CrafterRules | None = None):
+    def __init__(self, spec: SkillSpec, rules: CrafterRules | None = None, reach: int | None = None):
         if spec.learned:
             raise ValueError(f"{spec.name} is a learned skill, not a guarded action")
         self.spec = spec
         self.rules = rules or crafter_rules()
         self.materials = (None, *self.rules.materials)
+        self.reach = int(load_settings()["crafting_reach"]) if reach is None else reach
 
     def guard(self, info: Mapping) -> bool:
         inventory = info["inventory"]
         if any(inventory[k] < v for k, v in self.spec.start_inventory.items()):
             return False
         if self.spec.kind == "crafting":
-            around = self._cells(info, 1)
+            around = self._cells(info, self.reach)
             return all(station in around for station in self.spec.stations)
         return True
 
@@ -291,7 +295,9 @@ class GuardedSkill:
         if not self.guard(info):
             return None
         if self.spec.kind == "crafting":
-            return self.spec.actions[0]
+            around = self._cells(info, 1)
+            missing = [s for s in self.spec.stations if s not in around]
+            return self.spec.actions[0] if not missing else self._towards(info, missing[0])
         where = self.rules.place[self.spec.name[len("place_"):]].where
         x, y = info["player_pos"]
         fx, fy = info["facing"]
@@ -299,6 +305,22 @@ class GuardedSkill:
             return self.spec.actions[0]
         for (dx, dy), move in self.MOVES.items():
             if self._material(info, x + dx, y + dy) in where:
+                return move
+        return "noop"
+
+    def _towards(self, info: Mapping, station: str) -> str:
+        """A step towards the nearest cell of `station` in reach, along a walkable cell."""
+        x, y = info["player_pos"]
+        cells = [(x + dx, y + dy) for dx in range(-self.reach, self.reach + 1)
+                 for dy in range(-self.reach, self.reach + 1)
+                 if self._material(info, x + dx, y + dy) == station]
+        tx, ty = min(cells, key=lambda c: abs(c[0] - x) + abs(c[1] - y))
+        walkable = self.rules.walkable
+        steps = sorted(self.MOVES.items(), key=lambda m: abs(tx - x - m[0][0]) + abs(ty - y - m[0][1]))
+        for (dx, dy), move in steps:
+            closer = abs(tx - x - dx) + abs(ty - y - dy) < abs(tx - x) + abs(ty - y)
+            if closer and self._material(info, x + dx, y + dy) in walkable \
+                    and not self._creature(info, x + dx, y + dy):
                 return move
         return "noop"
 
