@@ -359,6 +359,33 @@ def test_evaluation_as_a_ray_job_spreads_over_both_nodes(two_nodes, tmp_path):
     assert {r["node"] for r in records} == nodes      # episodes played on both nodes
 
 
+def test_training_and_skill_evaluation_run_as_ray_jobs(two_nodes, tmp_path):
+    """`train all` and `skills evaluate` as jobs, unchanged: one task per skill."""
+    out = tmp_path / "skills"
+
+    def job(*command):
+        done = subprocess.run(
+            ["ray", "job", "submit", "--address", two_nodes["dashboard"], "--working-dir",
+             str(ROOT), "--", "mcagent", *command, "--address", "auto", "-q"],
+            cwd=ROOT, env=ray_env(), capture_output=True, text=True, timeout=280)
+        assert done.returncode == 0 and "succeeded" in done.stdout, done.stdout + done.stderr
+        return done.stdout
+
+    printed = job("train", "all", "--skills", "collect_wood", "find_tree", "--scratch",
+                  "--steps", "256", "--envs", "2", "--rollout-len", "64", "--out", str(out),
+                  "--logdir", str(tmp_path / "tb"))
+    trained = json.loads((out / "training.json").read_text())
+    assert sorted(r["skill"] for r in trained) == ["collect_wood", "find_tree"]
+    assert all((out / "ppo" / f"{s}.safetensors").is_file() for s in ("collect_wood", "find_tree"))
+    assert str(out) in printed
+    job("skills", "evaluate", "--skills", "collect_wood", "find_tree", "--checkpoints", str(out),
+        "--source", "ppo", "--trials", "3")
+    evaluated = json.loads((out / "evaluation_ppo.json").read_text())
+    assert sorted(r["skill"] for r in evaluated) == ["collect_wood", "find_tree"]
+    assert all(r["trials"] == 3 for r in evaluated)
+    assert (out / "costs_ppo.yaml").is_file()
+
+
 def busy_on(node: Node) -> bool:
     """Whether a Ray worker of `node` is playing an episode (Ray titles it after the task)."""
     import psutil
