@@ -3,11 +3,12 @@
 Reads what `mcagent skills evaluate` wrote (100 trials per skill unless told
 otherwise) and what `mcagent train all` logged:
 
-    checkpoints/skills/evaluation_bc.json    BC only        (--source bc)
-    checkpoints/skills/evaluation_ppo.json   BC + PPO       (--source ppo)
-    checkpoints/scratch/evaluation_ppo.json  PPO from scratch (--source ppo)
-    checkpoints/skills/evaluation.json       the shipped set (--source best)
-    checkpoints/*/training.json              env steps and wall time per skill
+    checkpoints/skills/evaluation_bc.json        BC only (--source bc)
+    checkpoints/skills/evaluation.json           the shipped set (--source best: PPO where
+                                                 there is a PPO checkpoint, so BC + PPO)
+    runs/scratch/checkpoints/evaluation_ppo.json PPO from scratch (--source ppo; its
+                                                 checkpoints are not shipped)
+    <each>/training.json                         env steps and wall time per skill
 
 and prints one Markdown row per skill: success rate and mean steps per attempt
 for each, the PPO runs' environment steps and wall time, and how many trials
@@ -49,14 +50,15 @@ def _cost(run: dict | None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skills", default=str(ROOT / "checkpoints" / "skills"))
-    parser.add_argument("--scratch", default=str(ROOT / "checkpoints" / "scratch"))
+    parser.add_argument("--scratch", default=str(ROOT / "runs" / "scratch" / "checkpoints"))
     parser.add_argument("--no-history", action="store_true")
     args = parser.parse_args()
     skills, scratch = pathlib.Path(args.skills), pathlib.Path(args.scratch)
     bc = _load(skills / "evaluation_bc.json")
-    tuned = _load(skills / "evaluation_ppo.json")
-    fresh = _load(scratch / "evaluation_ppo.json")
     shipped = _load(skills / "evaluation.json")
+    tuned = _load(skills / "evaluation_ppo.json") or {
+        k: r for k, r in shipped.items() if "/ppo/" in r.get("checkpoint", "")}
+    fresh = _load(scratch / "evaluation_ppo.json")
     runs = _load(skills / "training.json")
     fresh_runs = _load(scratch / "training.json")
     names = list(shipped or tuned or bc)

@@ -127,9 +127,15 @@ def test_skill_episodes_start_at_any_time_of_day_and_finding_anywhere(library):
         assert material in crafter_rules().walkable and not spec.succeeded(info, env.ids)
         assert info["inventory"]["stone_pickaxe"] == 1 and "do" in spec.actions
     assert min(daylight) < 0.5 < max(daylight) and len(places) == 12
-    morning = SkillEnv(spec, daytime="morning", anywhere=0.0)
+    morning = SkillEnv(library["find_water"], daytime="morning", anywhere=0.0)
     _, info = morning.reset(seed=0)
     assert info["daylight"] > 0.7 and info["player_pos"] == (32, 32)
+    # Otherwise find_iron starts where a plan runs it: by coal (collect_coal came before).
+    by_coal = SkillEnv(spec, anywhere=0.0)
+    for seed in range(3):
+        _, info = by_coal.reset(seed=seed)
+        (x, y), coal = info["player_pos"], by_coal.ids["coal"]
+        assert (info["semantic"][x - 1:x + 2, y - 1:y + 2] == coal).any()
 
 
 def _put_next_to_player(env, make):

@@ -181,17 +181,21 @@ class SkillEnv(gym.Env):
         if self.spec.kind == "finding":
             if self.np_random.random() < self.anywhere:
                 return self._move_anywhere(info)
+            if self.spec.start_near:
+                return self._move_anywhere(info, near=self.ids[self.spec.start_near])
             return self._target_distance(info) > self.spec.nearby
         return self._move_near_target(info)
 
-    def _move_anywhere(self, info: Mapping) -> bool:
+    def _move_anywhere(self, info: Mapping, near: int | None = None) -> bool:
         """A finding start on a random walkable cell, one the player could have walked to
-        from where it spawned, with the target out of range."""
+        from where it spawned, with the target out of range (and next to a cell of `near`)."""
         walkable = [self.ids[m] for m in self.base.rules.walkable if m in self.ids]
         semantic = info["semantic"]
-        near = _within(semantic == self._target, self.spec.nearby)
+        in_range = _within(semantic == self._target, self.spec.nearby)
         reach = _reachable(np.isin(semantic, walkable), info["player_pos"])
-        cells = np.argwhere(reach & ~near)
+        if near is not None:
+            reach &= _within(semantic == near, 1)
+        cells = np.argwhere(reach & ~in_range)
         if not len(cells):
             return False
         x, y = cells[int(self.np_random.integers(len(cells)))]

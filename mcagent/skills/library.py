@@ -48,7 +48,9 @@ class SkillSpec:
     """One skill: how it is run, when it is done, and where its training episodes start.
 
     `target` is the material or creature the skill looks for (finding) or works
-    on (manipulation; it starts within `nearby` cells of one). `success_event`
+    on (manipulation; it starts within `nearby` cells of one). A finding skill
+    with `start_near` starts next to that material when it does not start
+    anywhere: where a plan runs it (find_diamond after collect_iron, by iron). `success_event`
     is the event in `info["events"]` that means done; a finding skill is done
     when its target is within `nearby` cells instead. `start_inventory` holds
     the items the skill needs (tools it requires, items it spends).
@@ -63,6 +65,7 @@ class SkillSpec:
     start_inventory: Mapping[str, int]
     nearby: int
     stations: tuple[str, ...] = ()   # what must stand next to the player (crafting)
+    start_near: str | None = None    # finding: start next to this, where a plan runs the skill
     # > 0: done when the player is walled in, able to walk to at most this many cells
     # (its own included); the survival layer's shelter for the night.
     enclosure: int = 0
