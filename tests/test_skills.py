@@ -173,6 +173,20 @@ def test_vitals_are_served_but_by_the_skill_that_restores_them(library):
     assert len({i["health"] for i in starts} | {i["food"] for i in starts}) > 1
 
 
+def test_a_shelter_is_shaped_by_how_open_the_player_still_is():
+    spec = skill_library("auto")["build_shelter"]
+    env = SkillEnv(spec, shaping=0.5)
+    for seed in range(20):   # a start whose facing cell takes a stone
+        _, info = env.reset(seed=seed)
+        x, y = info["player_pos"]
+        fx, fy = info["facing"]
+        if env.base.world[(x + fx, y + fy)][0] == "grass" and env._free((x + fx, y + fy)):
+            break
+    before = env._distance
+    _, reward, _, _, _ = env.step(env.action_names.index("place_stone"))
+    assert env._distance == before - 1 and reward == 0.5
+
+
 def test_death_costs_the_penalty_and_new_cells_earn_exploration(library):
     env = SkillEnv(library["find_tree"], shaping=0.0, explore=1.0, death_penalty=3.0)
     _, info = env.reset(seed=2)

@@ -51,6 +51,18 @@ def _within(mask: np.ndarray, distance: int) -> np.ndarray:
     return out
 
 
+def _open_cells(info: Mapping, walkable: np.ndarray) -> int:
+    """Walkable cells within 2 steps (Manhattan) of the player, its own left out."""
+    x, y = info["player_pos"]
+    semantic = info["semantic"]
+    window = semantic[max(0, x - 2):x + 3, max(0, y - 2):y + 3]
+    dx, dy = np.meshgrid(np.arange(max(0, x - 2), min(semantic.shape[0], x + 3)) - x,
+                         np.arange(max(0, y - 2), min(semantic.shape[1], y + 3)) - y,
+                         indexing="ij")
+    near = (np.abs(dx) + np.abs(dy) <= 2) & ((dx != 0) | (dy != 0))
+    return int((np.isin(window, walkable) & near).sum())
+
+
 def _reachable(walkable: np.ndarray, start) -> np.ndarray:
     """Cells of `walkable` joined to `start` by steps through walkable cells (a flood fill)."""
     reach = np.zeros_like(walkable)
@@ -98,6 +110,7 @@ class SkillEnv(gym.Env):
         self.observation_space = self.base.observation_space
         self.action_space = self.base.action_space
         self._target = self.ids.get(spec.target) if spec.target else None
+        self._walkable = np.array([self.ids[m] for m in self.base.rules.walkable])
         self._distance = 0
         self._steps = 0
         self._visited: set = set()
@@ -129,7 +142,7 @@ class SkillEnv(gym.Env):
         success = self.spec.succeeded(info, self.ids)
         reward = float(success)
         distance = self._target_distance(info)
-        if self._target is not None:
+        if self._target is not None or self.spec.enclosure:
             reward += self.shaping * (min(self._distance, MAX_SHAPED_DISTANCE)
                                       - min(distance, MAX_SHAPED_DISTANCE))
         self._distance = distance
@@ -163,6 +176,10 @@ class SkillEnv(gym.Env):
                     self.threats_removed += 1
 
     def _target_distance(self, info: Mapping) -> int:
+        """The shaping's distance: to the nearest target, or for a shelter (`enclosure`) how
+        open the player's surroundings still are (walkable cells within 2 steps)."""
+        if self.spec.enclosure:
+            return _open_cells(info, self._walkable)
         return target_distance(info, self._target) if self._target is not None else 0
 
     # -- starts ------------------------------------------------------------------
