@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import yaml
 
 from mcagent.skills.env import SkillEnv
-from mcagent.skills.files import write_atomic
+from mcagent.skills.files import portable_path, write_atomic
 from mcagent.skills.library import skill_library
 from mcagent.skills.runner import load_skill_set
 
@@ -37,12 +37,13 @@ def evaluate_skill(skill: str, folder: str, source: str = "best", trials: int = 
     result = {"skill": skill, "kind": spec.kind, "budget": spec.budget, "trials": 0,
               "successes": 0, "source": source}
     if skill not in runners:
-        result["error"] = f"no {source} checkpoint in {folder}"
+        result["error"] = f"no {source} checkpoint in {portable_path(str(folder))}"
         return result
     runner = runners[skill]
     env = SkillEnv(spec, shaping=0.0)
     steps, success_steps, deaths = [], [], 0
     for trial in range(trials):
+        torch.manual_seed(seed + trial)     # the policy samples its actions: same seed, same trial
         obs, info = env.reset(seed=seed + trial)
         if hasattr(runner, "reset"):
             runner.reset()
@@ -63,7 +64,7 @@ def evaluate_skill(skill: str, folder: str, source: str = "best", trials: int = 
                   success_rate=len(success_steps) / trials,
                   steps=sum(steps) / trials,
                   steps_success=(sum(success_steps) / len(success_steps)) if success_steps else None,
-                  checkpoint=runner.checkpoint or "guarded action",
+                  checkpoint=portable_path(runner.checkpoint) if runner.checkpoint else "guarded action",
                   wall_s=round(time.time() - started, 1))
     return result
 

@@ -40,7 +40,7 @@ DIAMOND_CHAIN = ("find_tree", "collect_wood", "place_table", "make_wood_pickaxe"
                  "find_coal", "collect_coal", "find_iron", "collect_iron",
                  "make_iron_pickaxe", "find_diamond", "collect_diamond")
 SURVIVAL = ("find_water", "collect_drink", "find_cow", "eat_cow", "wake_up",
-            "collect_sapling", "place_plant", "eat_plant", "defeat_zombie")
+            "collect_sapling", "place_plant", "eat_plant", "defeat_zombie", "build_shelter")
 
 
 @dataclasses.dataclass(frozen=True)

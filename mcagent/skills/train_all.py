@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from mcagent.skills.bc import BCArgs, train_bc
-from mcagent.skills.files import write_atomic
+from mcagent.skills.files import portable, write_atomic
 from mcagent.skills.policy import read_checkpoint_config
 from mcagent.skills.ppo import PPOArgs, resumed, train_ppo
 
@@ -55,7 +55,7 @@ def train_all(skills: Sequence[str], *, out: str, ppo: PPOArgs, bc: BCArgs | Non
     earlier = json.loads(log_path.read_text()) if log_path.exists() else []
 
     def record(result: dict) -> None:
-        results.append(result)
+        results.append(portable(result))
         if on_result:
             on_result(result)
         now = {r["skill"] for r in results}
@@ -65,8 +65,9 @@ def train_all(skills: Sequence[str], *, out: str, ppo: PPOArgs, bc: BCArgs | Non
     init = None
     if bc is not None:
         task = ray.remote(num_cpus=cpus_per_task, num_gpus=gpus_per_task)(_bc_task)
-        record(ray.get(task.remote(dataclasses.replace(bc, out=str(out_dir.resolve())))))
-        init = results[-1]["checkpoint"]
+        trained = ray.get(task.remote(dataclasses.replace(bc, out=str(out_dir.resolve()))))
+        record(trained)
+        init = trained["checkpoint"]
     elif not scratch and (out_dir / "bc.safetensors").exists():
         init = str(out_dir / "bc.safetensors")
     bc_skills = read_checkpoint_config(init)[0].skills if init else ()
