@@ -57,6 +57,10 @@ class Survival:
 
     low: Mapping[str, int] = dataclasses.field(
         default_factory=lambda: {"health": 3, "food": 2, "drink": 2, "energy": 1})
+    # At dusk, before a shelter, the levels to top up to first: a night is about 140
+    # steps, in which drink falls by about 7 and food by about 5.
+    dusk_low: Mapping[str, int] = dataclasses.field(
+        default_factory=lambda: {"health": 3, "food": 4, "drink": 5, "energy": 1})
     resume: Mapping[str, int] = dataclasses.field(
         default_factory=lambda: {"food": 6, "drink": 6, "energy": 1})
     # The skills that restore each vital: an optional finding skill, then the one that restores.
@@ -93,16 +97,18 @@ class Survival:
                 return creature
         return None
 
-    def need(self, inventory: Mapping[str, int],
-             sheltered: bool = False) -> tuple[str, str] | None:
+    def need(self, inventory: Mapping[str, int], sheltered: bool = False,
+             dusk: bool = False) -> tuple[str, str] | None:
         """(vital that ran low, need to serve) or None. Low health is served through the
         most depleted of the other vitals (health comes back when they are fine).
         `sheltered` for the night, nothing gets the agent out into the dark: a vital at
-        0 costs a point of health every 15 to 30 steps, a zombie at night far more."""
+        0 costs a point of health every 15 to 30 steps, a zombie at night far more. At
+        `dusk` (a shelter to come) the vitals are topped up from the `dusk_low` levels."""
         if sheltered:
             return None
+        low = self.dusk_low if dusk else self.low
         for vital in ("drink", "food", "energy"):
-            if inventory[vital] <= self.low[vital]:
+            if inventory[vital] <= low[vital]:
                 return vital, vital
         if inventory["health"] <= self.low["health"]:
             behind = [v for v in ("drink", "food", "energy") if inventory[v] < self.resume[v]]
@@ -309,15 +315,16 @@ class Agent:
         """Run survival skills when a vital is low; True when something was run."""
         if self.survival is None:
             return False
-        threat = self.survival.threat(self.info, self.semantic_ids)
-        if threat is not None and not (self.sheltered and self._enclosed()):  # walls between
+        threat = self._threat()
+        if threat is not None:
             if not self.log.events or self.log.events[-1]["event"] != "interrupted":
                 self.counts["interrupts"] += 1
                 self.log.emit("interrupted", self.info["step"], skill=None, threat=threat, steps=0)
             self._run_skill(self.survival.threats[threat], reason=f"survival:{threat}",
                             interruptible=False)
             return True
-        need = self.survival.need(self.info["inventory"], sheltered=self.sheltered)
+        need = self.survival.need(self.info["inventory"], sheltered=self.sheltered,
+                                         dusk=self._dusk())
         if need is None:
             return self._serve_night()
         vital, serve = need
@@ -345,8 +352,19 @@ class Agent:
         name = self.survival.shelter if self.survival is not None else None
         return name is not None and name in self.library and name in self.policies
 
+    def _dusk(self) -> bool:
+        """The light is falling into the night and a shelter is to come: time to top up."""
+        return (self.survival.night(self.light, self.falling) and self.falling
+                and not self.sheltered and self._shelter_ready())
+
     def _shelter_ready(self) -> bool:
-        return self.shelter_possible() and self.info["step"] >= self.shelter_again_at
+        """A shelter may be tried now: the skill is there, holds what its training episodes
+        started with (stone to build with, a pickaxe to dig), and did not just fail."""
+        if not self.shelter_possible() or self.info["step"] < self.shelter_again_at:
+            return False
+        held = self.info["inventory"]
+        needs = self.library[self.survival.shelter].start_inventory
+        return all(held.get(item, 0) >= count for item, count in needs.items())
 
     def _enclosed(self) -> bool:
         return self.library[self.survival.shelter].succeeded(self.info, self.semantic_ids)
@@ -368,7 +386,7 @@ class Agent:
                                   light=round(self.light, 2), steps=0)
                 outcome = self._run_skill(self.survival.shelter, reason="survival:night",
                                           interruptible=False)
-                if outcome != "succeeded":
+                if outcome == "failed":
                     self.shelter_again_at = self.info["step"] + 30
                     return True
             self.sheltered = True
@@ -413,21 +431,22 @@ class Agent:
         if spec.kind == "finding" and spec.succeeded(self.info, self.semantic_ids):
             return self._succeeded(skill, start)
         for _ in range(budget):
+            if not interruptible and self._threat(but=skill) is not None:
+                # A survival skill still stops for a zombie at hand (its training episodes
+                # take such zombies away, as this layer does): the fight comes first.
+                return self._interrupted(skill, start, {"threat": self._threat(but=skill)})
             if interruptible and self.survival is not None:
-                need = self.survival.need(self.info["inventory"], sheltered=self.sheltered)
-                threat = self.survival.threat(self.info, self.semantic_ids)
+                need = self.survival.need(self.info["inventory"], sheltered=self.sheltered,
+                                         dusk=self._dusk())
+                threat = self._threat()
                 # Night interrupts a search, not work on a target already at hand.
                 night = (spec.kind == "finding" and self.survival.night(self.light, self.falling)
                          and self._shelter_ready() and not self._enclosed())
                 if need is not None or threat is not None or night:
-                    self.counts["interrupts"] += 1
                     why = ({"vital": need[0], "value": int(self.info["inventory"][need[0]])}
                            if need is not None else {"threat": threat} if threat is not None
                            else {"night": True, "light": round(self.light, 2)})
-                    self.log.emit("interrupted", self.info["step"], skill=skill, **why,
-                                  steps=int(self.info["step"]) - start)
-                    self._update_nearby(skill, succeeded=False)
-                    return "interrupted"
+                    return self._interrupted(skill, start, why)
             action = policy.act(self.obs, self.info) if hasattr(policy, "act") else policy(self.obs)
             if action is None:
                 self._step("noop")  # the clock moves on, so a skill that cannot run never stalls
@@ -459,6 +478,21 @@ class Agent:
         self._update_nearby(skill, succeeded=True)
         self._check_ended()
         return "succeeded"
+
+    def _interrupted(self, skill: str, start: int, why: Mapping) -> str:
+        self.counts["interrupts"] += 1
+        self.log.emit("interrupted", self.info["step"], skill=skill, **why,
+                      steps=int(self.info["step"]) - start)
+        self._update_nearby(skill, succeeded=False)
+        return "interrupted"
+
+    def _threat(self, but: str | None = None) -> str | None:
+        """The creature to fight now (None behind the shelter's walls, or when `but`, the
+        skill running, is the one that fights it)."""
+        if self.survival is None or (self.sheltered and self._enclosed()):
+            return None
+        threat = self.survival.threat(self.info, self.semantic_ids)
+        return None if threat is None or self.survival.threats[threat] == but else threat
 
     def _failed(self, skill: str, start: int, why: str) -> str:
         self.log.emit("skill_failed", self.info["step"], skill=skill, why=why,

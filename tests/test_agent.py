@@ -203,7 +203,10 @@ def test_the_agent_shelters_for_the_night_and_opens_the_shelter_in_the_morning(g
     built = [e for e in log.events if e["event"] == "skill_succeeded"
              and e["skill"] == "build_shelter"]
     assert built, "no shelter built"
-    night = [s for s in seen if s[1] < 0.1]          # the darkest part of the first night
+    # Walled in before the darkest moment of the first night (step 210 of Crafter's
+    # 300-step day) and from then on through the dark (it tops up drink and food first).
+    assert built[0]["step"] < 210
+    night = [s for s in seen if s[1] < 0.1 and s[0] > built[0]["step"]]
     assert night and all(enclosed for _, _, enclosed, _ in night)
     assert any(sleeping for *_, sleeping in night)   # it slept in there
     started = [e for e in log.events if e["event"] == "skill_started"
