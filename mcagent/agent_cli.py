@@ -29,6 +29,21 @@ def annotate(frame: np.ndarray, lines: list[str], size: int = VIDEO_SIZE) -> np.
     return big
 
 
+def skill_costs(kind: str, checkpoints: str | pathlib.Path, graph):
+    """The planner's costs for `--skills`: a trained set's `costs.yaml` (what `mcagent
+    skills evaluate` measured), on the graph's skills only; None for the oracle or none."""
+    from mcagent.planner.costs import SkillCost, SkillCosts, load_costs
+
+    path = pathlib.Path(checkpoints) / "costs.yaml"
+    if kind != "checkpoints" or not path.exists():
+        return None
+    costs = load_costs(path)
+    measured = {k: v for k, v in costs.skills.items() if k in graph.skills}
+    # A skill never measured (no policy: it fails at once) costs as much as the dearest one.
+    dearest = SkillCost(max((c.expected_steps for c in measured.values()), default=1.0), 1.0)
+    return SkillCosts(measured, dearest, costs.world, costs.source, costs.graph)
+
+
 def load_policies(kind: str, library, env, checkpoints: str | pathlib.Path):
     """(policies by skill, where they come from) for `--skills`."""
     if kind == "expert":
@@ -103,7 +118,8 @@ def cmd_play(args: argparse.Namespace) -> int:
         bar.set_description(f"{skill or '-'}", refresh=False)
         bar.set_postfix_str(f"{vitals} | {items} | plan: {ahead}", refresh=False)
 
-    agent = Agent(Planner(graph), library, policies, source=source, on_step=on_step)
+    planner = Planner(graph, costs=skill_costs(args.skills, args.checkpoints, graph))
+    agent = Agent(planner, library, policies, source=source, on_step=on_step)
     with writer, open(log_path, "w", encoding="utf-8") as stream:
         result = agent.run(env, env.task, seed=args.seed, log_to=EpisodeLog(stream))
     bar.close()

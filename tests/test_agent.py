@@ -214,3 +214,16 @@ def test_the_agent_shelters_for_the_night_and_opens_the_shelter_in_the_morning(g
     assert started[0]["reason"] == "survival:night"
     morning = [s for s in seen if s[0] > 300]
     assert morning and not morning[-1][2]            # and went out again in the morning
+
+
+def test_trained_skills_plan_with_their_measured_costs(graph):
+    from mcagent.agent_cli import skill_costs
+
+    costs = skill_costs("checkpoints", ROOT / "checkpoints" / "skills", graph)
+    assert costs is not None and set(costs.skills) <= set(graph.skills)
+    assert "find_diamond" in costs.skills and "build_shelter" not in costs.skills
+    # An unmeasured skill (no policy) is as dear as the dearest measured one, never cheap.
+    assert costs.expected_steps("find_zombie") == max(
+        c.expected_steps for c in costs.skills.values())
+    assert costs.expected_steps("find_diamond") > costs.expected_steps("find_tree")
+    assert skill_costs("expert", ROOT / "checkpoints" / "skills", graph) is None

@@ -82,7 +82,7 @@ class EpisodeRunner:
 
     def _hierarchical(self, agent: str, env):
         from mcagent.agent import Agent
-        from mcagent.agent_cli import load_policies
+        from mcagent.agent_cli import load_policies, skill_costs
         from mcagent.planner import Planner
 
         graph, library = self._skills()
@@ -93,9 +93,11 @@ class EpisodeRunner:
                 self._policies = load_policies("checkpoints", library, env,
                                                self.settings.checkpoints)
             policies, source = self._policies
-        planner = Planner(graph, algorithm="mcagent")
+        costs = skill_costs(self.settings.skills, self.settings.checkpoints, graph)
+        planner = Planner(graph, algorithm="mcagent", costs=costs)
         if agent == "plan4mc":
-            planner = ItemTargets(Planner(graph, algorithm="plan4mc"), fallback=planner)
+            planner = ItemTargets(Planner(graph, algorithm="plan4mc", costs=costs),
+                                  fallback=planner)
         return Agent(planner, library, policies, source=source)
 
     def check(self, agents) -> None:

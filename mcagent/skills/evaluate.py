@@ -18,7 +18,7 @@ import yaml
 
 from mcagent.skills.env import SkillEnv
 from mcagent.skills.files import portable_path, write_atomic
-from mcagent.skills.library import skill_library
+from mcagent.skills.library import load_settings, skill_library
 from mcagent.skills.runner import load_skill_set
 
 COSTS_FORMAT = "mcagent-skill-costs/1"
@@ -110,9 +110,13 @@ def write_results(results: Sequence[dict], out_dir: pathlib.Path, source: str, t
     out_dir.mkdir(parents=True, exist_ok=True)
     tag = "" if source == "best" else f"_{source}"
     provenance = f"mcagent skills evaluate, {trials} trials per skill, {source} checkpoints"
+    # The planner's costs are for the graph's skills; the survival layer's (which no plan
+    # asks for) stay in the evaluation report only.
+    survival = load_settings().get("survival_skills") or {}
+    planned = [r for r in results if r["skill"] not in survival]
     for name, text in ((f"evaluation{tag}.json", json.dumps(list(results), indent=1) + "\n"),
                        (f"costs{tag}.yaml",
-                        yaml.safe_dump(costs_document(results, provenance), sort_keys=False))):
+                        yaml.safe_dump(costs_document(planned, provenance), sort_keys=False))):
         write_atomic(out_dir / name, text)
 
 
