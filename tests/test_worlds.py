@@ -84,6 +84,26 @@ def test_task_sets_inventory_and_ends_on_success():
     assert env.max_steps == task.max_steps
 
 
+def test_under_crafters_recorder_a_reached_task_plays_on_to_the_limit(tmp_path):
+    # Crafter's recorder writes an episode's summary only at death or the step limit: an
+    # episode that stopped at success would be missing from the benchmark's stats.
+    import json
+
+    env = worlds.make("crafter", task="make_wood_pickaxe_with_wood", max_steps=40,
+                      stats_dir=str(tmp_path))
+    env.reset(seed=0)
+    ends, success = [], []
+    for action in ["place_table", "make_wood_pickaxe"] + ["noop"] * 38:
+        _, _, terminated, truncated, info = env.step(env.action_names.index(action))
+        ends.append((terminated, truncated))
+        success.append(info["success"])
+    assert success[1] and ends[1] == (False, False)
+    assert ends[-1] == (False, True)
+    lines = (tmp_path / "stats.jsonl").read_text().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["length"] == 40
+    assert json.loads(lines[0])["achievement_make_wood_pickaxe"] == 1
+
+
 def test_truncates_at_step_limit():
     env = worlds.make("crafter", max_steps=5)
     env.reset(seed=0)

@@ -195,7 +195,8 @@ class CrafterEnv(gym.Env):
     With `stats_dir`, Crafter's own `crafter.Recorder` wraps the game and
     appends each episode's summary (length, reward, achievement counts) to
     `<stats_dir>/stats.jsonl`, as the benchmark's scoring expects; Crafter's
-    episode then lasts `max_steps` (a summary is written at death or the limit).
+    episode then lasts `max_steps` (a summary is written at death or the limit), the
+    task reached or not.
 
     It always runs the fast code of `DeterministicCrafter` (`fast=True`): the
     renderer of `crafter_render` and the world generation of `crafter_worldgen`,
@@ -263,7 +264,9 @@ class CrafterEnv(gym.Env):
         success = self._task_done()
         if self.reward_mode == "task":
             reward = float(success)
-        terminated = bool(dead or (self.task is not None and success))
+        # Under Crafter's recorder (its benchmark) an episode lasts to death or the step
+        # limit even when the task is done: the recorder writes its summary only then.
+        terminated = bool(dead or (self.task is not None and success and self._recorder is None))
         truncated = not terminated and self._steps >= self.max_steps
         info = self._info(events, success, crafter_info["semantic"])
         return self._obs(frame), float(reward), terminated, truncated, info
