@@ -164,6 +164,7 @@ class EpisodeRunner:
         from mcagent.agent import EpisodeLog
 
         runner = self._hierarchical(agent, env)
+        seed_policies(seed)              # after loading: building a network draws numbers
         runner.on_step = watch.on_step
         log = EpisodeLog()
         result = runner.run(env, spec, seed=seed, log_to=log)
@@ -193,6 +194,7 @@ class EpisodeRunner:
         return self._flat
 
     def _play_flat(self, env, seed: int, watch: "_Watch", policy) -> dict:
+        seed_policies(seed)
         obs, info = env.reset(seed=seed)
         watch.world_seed = info.get("world_seed")
         rng = np.random.default_rng(seed)
@@ -284,6 +286,14 @@ def _cause(success: bool, end: str) -> str:
     if end.startswith("unreachable"):
         return "unreachable"
     return "other"
+
+
+def seed_policies(seed: int) -> None:
+    """Seed what learned policies sample their actions from (torch's generator), so an
+    episode's seed fixes the whole episode, learned skills included."""
+    import torch
+
+    torch.manual_seed(int(seed))
 
 
 def _node_id() -> str:
