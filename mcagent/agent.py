@@ -431,10 +431,10 @@ class Agent:
         if spec.kind == "finding" and spec.succeeded(self.info, self.semantic_ids):
             return self._succeeded(skill, start)
         for _ in range(budget):
-            if not interruptible and self._threat(but=skill) is not None:
+            if not interruptible and (threat := self._threat(but=skill)) is not None:
                 # A survival skill still stops for a zombie at hand (its training episodes
                 # take such zombies away, as this layer does): the fight comes first.
-                return self._interrupted(skill, start, {"threat": self._threat(but=skill)})
+                return self._interrupted(skill, start, {"threat": threat})
             if interruptible and self.survival is not None:
                 need = self.survival.need(self.info["inventory"], sheltered=self.sheltered,
                                          dusk=self._dusk())

@@ -120,7 +120,7 @@ def cmd_play(args: argparse.Namespace) -> int:
 
     planner = Planner(graph, costs=skill_costs(args.skills, args.checkpoints, graph))
     agent = Agent(planner, library, policies, source=source, on_step=on_step)
-    from mcagent.evaluation.episodes import seed_policies
+    from mcagent.skills.policy import seed_policies
 
     seed_policies(args.seed)
     with writer, open(log_path, "w", encoding="utf-8") as stream:

@@ -163,6 +163,8 @@ class EpisodeRunner:
     def _play_hierarchical(self, agent: str, env, spec, seed: int, watch: "_Watch") -> dict:
         from mcagent.agent import EpisodeLog
 
+        from mcagent.skills.policy import seed_policies
+
         runner = self._hierarchical(agent, env)
         seed_policies(seed)              # after loading: building a network draws numbers
         runner.on_step = watch.on_step
@@ -194,6 +196,8 @@ class EpisodeRunner:
         return self._flat
 
     def _play_flat(self, env, seed: int, watch: "_Watch", policy) -> dict:
+        from mcagent.skills.policy import seed_policies
+
         seed_policies(seed)
         obs, info = env.reset(seed=seed)
         watch.world_seed = info.get("world_seed")
@@ -286,14 +290,6 @@ def _cause(success: bool, end: str) -> str:
     if end.startswith("unreachable"):
         return "unreachable"
     return "other"
-
-
-def seed_policies(seed: int) -> None:
-    """Seed what learned policies sample their actions from (torch's generator), so an
-    episode's seed fixes the whole episode, learned skills included."""
-    import torch
-
-    torch.manual_seed(int(seed))
 
 
 def _node_id() -> str:

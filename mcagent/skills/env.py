@@ -206,10 +206,9 @@ class SkillEnv(gym.Env):
     def _move_anywhere(self, info: Mapping, near: int | None = None) -> bool:
         """A finding start on a random walkable cell, one the player could have walked to
         from where it spawned, with the target out of range (and next to a cell of `near`)."""
-        walkable = [self.ids[m] for m in self.base.rules.walkable if m in self.ids]
         semantic = info["semantic"]
         in_range = _within(semantic == self._target, self.spec.nearby)
-        reach = _reachable(np.isin(semantic, walkable), info["player_pos"])
+        reach = _reachable(np.isin(semantic, self._walkable), info["player_pos"])
         if near is not None:
             reach &= _within(semantic == near, 1)
         cells = np.argwhere(reach & ~in_range)

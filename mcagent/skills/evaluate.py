@@ -19,6 +19,7 @@ import yaml
 from mcagent.skills.env import SkillEnv
 from mcagent.skills.files import portable_path, write_atomic
 from mcagent.skills.library import load_settings, skill_library
+from mcagent.skills.policy import seed_policies
 from mcagent.skills.runner import load_skill_set
 
 COSTS_FORMAT = "mcagent-skill-costs/1"
@@ -43,7 +44,7 @@ def evaluate_skill(skill: str, folder: str, source: str = "best", trials: int = 
     env = SkillEnv(spec, shaping=0.0)
     steps, success_steps, deaths = [], [], 0
     for trial in range(trials):
-        torch.manual_seed(seed + trial)     # the policy samples its actions: same seed, same trial
+        seed_policies(seed + trial)         # the policy samples its actions: same seed, same trial
         obs, info = env.reset(seed=seed + trial)
         if hasattr(runner, "reset"):
             runner.reset()

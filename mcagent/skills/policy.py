@@ -150,6 +150,13 @@ class SkillPolicy(nn.Module):
 
 # -- checkpoints -------------------------------------------------------------------
 
+def seed_policies(seed: int) -> None:
+    """Seed what `SkillPolicy.act` samples actions from (torch's generator), so a seed
+    fixes a whole episode, learned policies included. Call it after loading them: building
+    a network draws numbers too."""
+    torch.manual_seed(int(seed))
+
+
 def save_policy(policy: SkillPolicy, path: str | pathlib.Path, *, half: bool = True,
                 **training: object) -> pathlib.Path:
     """Write `<path>.safetensors` and `<path>.json`; `training` goes in the JSON as it is.
