@@ -362,9 +362,7 @@ class Agent:
         started with (stone to build with, a pickaxe to dig), and did not just fail."""
         if not self.shelter_possible() or self.info["step"] < self.shelter_again_at:
             return False
-        held = self.info["inventory"]
-        needs = self.library[self.survival.shelter].start_inventory
-        return all(held.get(item, 0) >= count for item, count in needs.items())
+        return self.library[self.survival.shelter].holds_start(self.info["inventory"])
 
     def _enclosed(self) -> bool:
         return self.library[self.survival.shelter].succeeded(self.info, self.semantic_ids)

@@ -77,6 +77,10 @@ class SkillSpec:
     def learned(self) -> bool:
         return self.kind in LEARNED_KINDS
 
+    def holds_start(self, inventory: Mapping[str, int]) -> bool:
+        """Whether `inventory` holds what the skill starts with (tools, items it spends)."""
+        return all(inventory[k] >= v for k, v in self.start_inventory.items())
+
     def succeeded(self, info: Mapping, semantic_ids: Mapping[str, int]) -> bool:
         """The skill's success test on one step's `info` (privileged state for finding
         and for the enclosure)."""
@@ -285,8 +289,7 @@ class GuardedSkill:
         self.reach = int(load_settings()["crafting_reach"]) if reach is None else reach
 
     def guard(self, info: Mapping) -> bool:
-        inventory = info["inventory"]
-        if any(inventory[k] < v for k, v in self.spec.start_inventory.items()):
+        if not self.spec.holds_start(info["inventory"]):
             return False
         if self.spec.kind == "crafting":
             around = self._cells(info, self.reach)
