@@ -25,6 +25,8 @@ import json
 import pathlib
 import subprocess
 
+from mcagent.skills.evaluate import deaths_cell
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 HISTORY = ROOT / "benchmarks" / "skills_table.history.jsonl"
 
@@ -74,7 +76,7 @@ def main() -> None:
         print(f"| {name} | {ship.get('budget', '-')} | {_cell(bc.get(name))} "
               f"| {_cell(tuned.get(name))} | {_cost(runs.get(name))} | {_cell(fresh.get(name))} "
               f"| {_cost(fresh_runs.get(name))} | {_cell(ship)} ({which}) "
-              f"| {ship.get('deaths', '-')} |")
+              f"| {deaths_cell(ship) if ship.get('trials') else '-'} |")
         rows.append({"skill": name, "bc": bc.get(name), "bc_ppo": tuned.get(name),
                      "scratch": fresh.get(name), "shipped": ship, "run": runs.get(name),
                      "scratch_run": fresh_runs.get(name)})

@@ -15,7 +15,7 @@ from mcagent.cli import main
 from mcagent.errors import UserError
 from mcagent.skills.bc import BCArgs, train_bc
 from mcagent.skills.env import SkillEnv
-from mcagent.skills.evaluate import costs_document, evaluate_skill
+from mcagent.skills.evaluate import costs_document, deaths_cell, evaluate_skill
 from mcagent.skills.library import DIAMOND_CHAIN, SURVIVAL, GuardedSkill, skill_library
 from mcagent.skills.policy import SkillPolicy, load_policy, policy_config_for, save_policy
 from mcagent.skills.ppo import PPOArgs, gae, train_ppo
@@ -201,6 +201,28 @@ def test_death_costs_the_penalty_and_new_cells_earn_exploration(library):
     assert terminated and not info["skill_success"] and reward == -3.0
 
 
+def test_stepping_next_to_lava_costs_the_lava_shaping_and_stepping_away_earns_it_back(library):
+    env = SkillEnv(library["find_coal"], shaping=0.0, lava_shaping=0.25)
+    _, info = env.reset(seed=3)
+    x, y = info["player_pos"]
+    world = env.base.world
+    # A row of walkable cells: the player, one step left, and lava two steps left of it.
+    for cell in ((x - 1, y), (x - 2, y)):
+        if world[cell][1] is not None:
+            world.remove(world[cell][1])
+    world[(x - 1, y)] = "path"
+    world[(x - 2, y)] = "lava"
+    for cell in ((x + 1, y), (x, y - 1), (x, y + 1), (x - 1, y - 1), (x - 1, y + 1)):
+        if world[cell][0] == "lava":
+            world[cell] = "path"
+    env._by_lava = False
+    _, reward, terminated, _, info = env.step(env.action_names.index("move_left"))
+    assert info["player_pos"] == (x - 1, y) and not terminated
+    assert reward == -0.25
+    _, reward, terminated, _, info = env.step(env.action_names.index("move_right"))
+    assert info["player_pos"] == (x, y) and reward == 0.25
+
+
 @pytest.mark.parametrize("name", ["place_table", "place_furnace", "make_wood_pickaxe",
                                   "make_iron_pickaxe"])
 def test_guarded_skills_succeed_from_their_start(library, name):
@@ -364,11 +386,19 @@ def test_bc_then_ppo_in_process_then_evaluate(recordings, tmp_path, library):
     assert ppo.config.skills == load_policy(bc).config.skills
     r = evaluate_skill("collect_wood", str(tmp_path / "ckpt"), trials=2, graph=None)
     assert r["trials"] == 2 and r["checkpoint"].endswith("ppo/collect_wood.safetensors")
+    assert sum(r["killed_by"].values()) == r["deaths"]
     g = evaluate_skill("place_table", str(tmp_path / "ckpt"), trials=2, graph=None)
     assert g["success_rate"] == 1.0 and g["checkpoint"] == "guarded action"
     doc = costs_document([r, g], "test")
     assert doc["format"] == "mcagent-skill-costs/1"
     assert 0 < doc["skills"]["collect_wood"]["success_rate"] <= 1
+
+
+def test_the_deaths_cell_names_what_killed():
+    assert deaths_cell({"deaths": 16, "killed_by": {"zombie": 9, "arrow": 7}}) == \
+        "16 (zombie 9, arrow 7)"
+    assert deaths_cell({"deaths": 3}) == "3"     # an evaluation from before causes were kept
+    assert deaths_cell({"deaths": 0, "killed_by": {}}) == "0"
 
 
 def test_ppo_resumes_its_checkpoint_counting_its_steps(tmp_path):

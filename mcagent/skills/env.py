@@ -21,7 +21,10 @@ plus `explore` for each cell the player stands on for the first time in the
 episode (count-based exploration on the privileged position, as Plan4MC's
 finding skills are rewarded for exploring), minus `death_penalty` on death
 (lava, arrows: dying only forfeits the success reward otherwise, too weak a
-signal to keep a finder out of lava).
+signal to keep a finder out of lava), and `lava_shaping` times the change in
+whether lava lies next to the player (a potential-based term too: stepping up
+to lava costs, stepping away from it earns the same back; a finder learns to
+keep a cell from the lava it would die in with one wrong step).
 """
 
 from __future__ import annotations
@@ -85,12 +88,14 @@ class SkillEnv(gym.Env):
 
     def __init__(self, spec: SkillSpec, shaping: float = 0.05, budget: int | None = None,
                  size: int = 64, explore: float = 0.0, death_penalty: float = 0.0,
-                 daytime: str | None = None, anywhere: float | None = None):
+                 daytime: str | None = None, anywhere: float | None = None,
+                 lava_shaping: float = 0.0):
         settings = load_settings()["episodes"]
         self.spec = spec
         self.shaping = shaping
         self.explore = explore
         self.death_penalty = death_penalty
+        self.lava_shaping = lava_shaping
         self.budget = budget or spec.budget
         self.daytime = daytime or settings["daytime"]
         if self.daytime not in ("random", "morning"):
@@ -111,6 +116,8 @@ class SkillEnv(gym.Env):
         self.action_space = self.base.action_space
         self._target = self.ids.get(spec.target) if spec.target else None
         self._walkable = np.array([self.ids[m] for m in self.base.rules.walkable])
+        self._lava = self.ids.get("lava")
+        self._by_lava = False
         self._distance = 0
         self._steps = 0
         self._visited: set = set()
@@ -128,6 +135,7 @@ class SkillEnv(gym.Env):
         obs, _, _, _, info = self.base.step(self.action_names.index("noop"))
         self._steps = 0
         self._distance = self._target_distance(info)
+        self._by_lava = self._next_to_lava(info)
         self._visited = {info["player_pos"]}
         self.threats_removed = 0
         info["skill_success"] = False
@@ -149,6 +157,10 @@ class SkillEnv(gym.Env):
         if self.explore and info["player_pos"] not in self._visited:
             self._visited.add(info["player_pos"])
             reward += self.explore
+        if self.lava_shaping:
+            by_lava = self._next_to_lava(info)
+            reward += self.lava_shaping * (self._by_lava - by_lava)
+            self._by_lava = by_lava
         if dead and not success:
             reward -= self.death_penalty
         info["skill_success"] = success
@@ -174,6 +186,16 @@ class SkillEnv(gym.Env):
                 if obj is not None and obj is not player and type(obj).__name__.lower() in self.threats:
                     world.remove(obj)
                     self.threats_removed += 1
+
+    def _next_to_lava(self, info: Mapping) -> bool:
+        """Whether lava lies on one of the four cells the player could step to."""
+        if self._lava is None:
+            return False
+        x, y = info["player_pos"]
+        semantic = info["semantic"]
+        w, h = semantic.shape
+        return any(0 <= x + dx < w and 0 <= y + dy < h and semantic[x + dx, y + dy] == self._lava
+                   for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)))
 
     def _target_distance(self, info: Mapping) -> int:
         """The shaping's distance: to the nearest target, or for a shelter (`enclosure`) how

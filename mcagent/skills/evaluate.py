@@ -43,12 +43,13 @@ def evaluate_skill(skill: str, folder: str, source: str = "best", trials: int = 
     runner = runners[skill]
     env = SkillEnv(spec, shaping=0.0)
     steps, success_steps, deaths = [], [], 0
+    killed_by: dict[str, int] = {}    # deaths by the cause of the last damage (lava, arrow, ...)
     for trial in range(trials):
         seed_policies(seed + trial)         # the policy samples its actions: same seed, same trial
         obs, info = env.reset(seed=seed + trial)
         if hasattr(runner, "reset"):
             runner.reset()
-        n, done, success = 0, False, False
+        n, done, success, hurt = 0, False, False, "unknown"
         while not done:
             action = runner.act(obs, info)
             if action is None:          # the guard failed: the skill cannot run here
@@ -57,11 +58,16 @@ def evaluate_skill(skill: str, folder: str, source: str = "best", trials: int = 
             n += 1
             done = terminated or truncated
             success = info["skill_success"]
-            deaths += terminated and not success
+            hurt = next((e.split(":", 1)[1] for e in info.get("events", ())
+                         if e.startswith("hurt:")), hurt)
+            if terminated and not success:
+                deaths += 1
+                killed_by[hurt] = killed_by.get(hurt, 0) + 1
         steps.append(max(n, 1))
         if success:
             success_steps.append(n)
     result.update(trials=trials, successes=len(success_steps), deaths=deaths,
+                  killed_by=dict(sorted(killed_by.items(), key=lambda kv: -kv[1])),
                   success_rate=len(success_steps) / trials,
                   steps=sum(steps) / trials,
                   steps_success=(sum(success_steps) / len(success_steps)) if success_steps else None,
@@ -121,6 +127,14 @@ def write_results(results: Sequence[dict], out_dir: pathlib.Path, source: str, t
         write_atomic(out_dir / name, text)
 
 
+def deaths_cell(result: dict) -> str:
+    """Deaths, and what dealt the last damage when it was measured: `16 (zombie 9, arrow 7)`."""
+    deaths, causes = result.get("deaths", 0), result.get("killed_by")
+    if not deaths or not causes:
+        return str(deaths)
+    return f"{deaths} ({', '.join(f'{cause} {n}' for cause, n in causes.items())})"
+
+
 def table(results: Sequence[dict]) -> str:
     """A Markdown table of the results."""
     lines = ["| skill | kind | success | mean steps | steps when done | died | budget | trials |",
@@ -131,5 +145,5 @@ def table(results: Sequence[dict]) -> str:
             continue
         done = f"{r['steps_success']:.1f}" if r["steps_success"] is not None else "-"
         lines.append(f"| {r['skill']} | {r['kind']} | {r['success_rate']:.0%} | {r['steps']:.1f} "
-                     f"| {done} | {r.get('deaths', 0)} | {r['budget']} | {r['trials']} |")
+                     f"| {done} | {deaths_cell(r)} | {r['budget']} | {r['trials']} |")
     return "\n".join(lines)

@@ -60,6 +60,7 @@ class PPOArgs:
     shaping: float = 0.05               # reward per cell closer to the target
     explore: float = 0.01               # finding skills: reward per cell first stood on in an episode
     death_penalty: float = 1.0          # reward taken away when the player dies
+    lava_shaping: float = 0.0           # reward lost stepping next to lava (regained stepping away)
     init: str | None = None             # BC checkpoint to start from (None: from scratch)
     value_warmup: int = 3               # with init: updates that train only the value head
                                         # (BC leaves it untrained; its advantages would be noise)
@@ -81,7 +82,8 @@ class RolloutWorker:
     """Steps `n_envs` SkillEnvs with a copy of the policy; a Ray actor or a plain object."""
 
     def __init__(self, skill: str, config: dict, n_envs: int, seed: int, shaping: float,
-                 graph: str | None = "auto", explore: float = 0.0, death_penalty: float = 0.0):
+                 graph: str | None = "auto", explore: float = 0.0, death_penalty: float = 0.0,
+                 lava_shaping: float = 0.0):
         torch.set_num_threads(1)
         if skill == FLAT:
             self.envs = [FlatEnv() for _ in range(n_envs)]
@@ -89,7 +91,8 @@ class RolloutWorker:
             spec = skill_library(graph)[skill]
             explore = explore if spec.kind == "finding" else 0.0
             self.envs = [SkillEnv(spec, shaping=shaping, explore=explore,
-                                  death_penalty=death_penalty) for _ in range(n_envs)]
+                                  death_penalty=death_penalty, lava_shaping=lava_shaping)
+                         for _ in range(n_envs)]
         self.policy = SkillPolicy(PolicyConfig(**config))
         self.skill_id = self.policy.skill_index(skill)
         first = [env.reset(seed=seed * 10_000 + i)[0] for i, env in enumerate(self.envs)]
@@ -218,7 +221,8 @@ def train_ppo(args: PPOArgs, progress: Callable[[int, dict], None] | None = None
             ray.init(address=args.address, include_dashboard=False)
         actor = ray.remote(num_cpus=args.worker_cpus)(RolloutWorker)
         workers = [actor.remote(args.skill, config, args.envs_per_worker, seeds[i],
-                                args.shaping, args.graph, args.explore, args.death_penalty)
+                                args.shaping, args.graph, args.explore, args.death_penalty,
+                                args.lava_shaping)
                    for i in range(args.workers)]
 
         def collect(weights):
@@ -226,7 +230,8 @@ def train_ppo(args: PPOArgs, progress: Callable[[int, dict], None] | None = None
             return ray.get([w.sample.remote(ref, args.rollout_len) for w in workers])
     else:
         local = RolloutWorker(args.skill, config, args.envs_per_worker, seeds[0],
-                              args.shaping, args.graph, args.explore, args.death_penalty)
+                              args.shaping, args.graph, args.explore, args.death_penalty,
+                              args.lava_shaping)
 
         def collect(weights):
             return [local.sample(weights, args.rollout_len)]
