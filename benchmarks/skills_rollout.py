@@ -4,7 +4,8 @@ Each actor is a `mcagent.skills.ppo.RolloutWorker` holding `--envs` SkillEnvs
 of one skill (default collect_wood, target-nearby starts, episode resets
 included) and a copy of the policy (CPU torch, one thread); the driver sends
 the weights and collects `--rollout-len` steps per env, as PPO does, `--rounds`
-times after one warm-up round. Figures: wall-clock steps/s of the whole
+times after one warm-up round, alternating one actor and two actors round by round (the
+machine's speed drifts; measured one after the other, the ratio was mostly that drift). Figures: wall-clock steps/s of the whole
 collection (what PPO gets), and steps per CPU second inside the actors (what
 the machine's load does not hide). The load average at start and end is kept:
 on a shared machine, compare the ratio of one run. Then PPO end to end in one
@@ -33,7 +34,13 @@ HISTORY = ROOT / "benchmarks" / "skills_rollout.history.jsonl"
 sys.path.insert(0, str(ROOT))
 
 
-def measure(workers: int, args) -> dict:
+def measure(args) -> list[dict]:
+    """Rollout throughput with 1 and with 2 actors, measured in alternating rounds.
+
+    Actors A and B are made once; rounds alternate between A alone and A with B (B waits,
+    using no CPU, while A runs alone). A virtual machine's speed drifts by 10-20% within a
+    minute here, so two runs one after the other compare two machines; alternating rounds
+    put the drift into both figures alike."""
     import ray
 
     from mcagent.skills.ppo import PPOArgs, RolloutWorker, make_policy
@@ -42,21 +49,24 @@ def measure(workers: int, args) -> dict:
     weights = {k: v.numpy() for k, v in policy.state_dict().items()}
     actor = ray.remote(num_cpus=1)(RolloutWorker)
     actors = [actor.remote(args.skill, policy.config.to_json(), args.envs, i, 0.05, None)
-              for i in range(workers)]
+              for i in range(2)]
     ref = ray.put(weights)
     ray.get([a.sample.remote(ref, args.rollout_len) for a in actors])   # warm-up
-    steps = cpu = 0.0
-    start = time.perf_counter()
+    totals = {1: [0, 0.0, 0.0], 2: [0, 0.0, 0.0]}   # steps, wall, actor CPU seconds
     for _ in range(args.rounds):
-        for out in ray.get([a.sample.remote(ref, args.rollout_len) for a in actors]):
-            steps += out["action"].size
-            cpu += out["cpu_seconds"]
-    wall = time.perf_counter() - start
+        for workers in (1, 2):
+            start = time.perf_counter()
+            outs = ray.get([a.sample.remote(ref, args.rollout_len) for a in actors[:workers]])
+            totals[workers][1] += time.perf_counter() - start
+            for out in outs:
+                totals[workers][0] += out["action"].size
+                totals[workers][2] += out["cpu_seconds"]
     for a in actors:
         ray.kill(a)
-    return {"workers": workers, "steps": int(steps), "wall_s": round(wall, 2),
-            "steps_per_s": round(steps / wall, 1),
-            "steps_per_cpu_s_per_worker": round(steps / cpu, 1)}
+    return [{"workers": workers, "steps": int(steps), "wall_s": round(wall, 2),
+             "steps_per_s": round(steps / wall, 1),
+             "steps_per_cpu_s_per_worker": round(steps / cpu, 1)}
+            for workers, (steps, wall, cpu) in totals.items()]
 
 
 def measure_ppo(args) -> dict:
@@ -94,7 +104,7 @@ def main() -> None:
 
     load_start = os.getloadavg()[0]
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    runs = [measure(1, args), measure(2, args)]
+    runs = measure(args)
     ray.shutdown()
     ppo = measure_ppo(args) if args.ppo_steps else None
     load_end = os.getloadavg()[0]
@@ -116,7 +126,8 @@ def main() -> None:
         line = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                 "commit": commit, "cores": os.cpu_count(), "load_avg_1min_start": load_start,
                 "load_avg_1min_end": load_end, "skill": args.skill, "envs": args.envs,
-                "rollout_len": args.rollout_len, "rounds": args.rounds, "runs": runs,
+                "rollout_len": args.rollout_len, "rounds": args.rounds, "alternating": True,
+                "runs": runs,
                 "speedup_2_vs_1": round(speedup, 2), "ppo_one_process": ppo}
         with HISTORY.open("a") as f:
             f.write(json.dumps(line) + "\n")
