@@ -73,11 +73,16 @@ def main() -> None:
         checkpoint = ship.get("checkpoint", "")
         which = ("guarded" if checkpoint == "guarded action" else
                  "PPO" if "/ppo/" in checkpoint else "BC" if checkpoint else "-")
+        run, bc_ppo = runs.get(name), tuned.get(name)
+        if run and "/ppo/" in checkpoint and run.get("init") is None:
+            # Shipped from scratch: the BC + PPO run it replaced is kept in training.json.
+            which = "PPO from scratch"
+            run = bc_ppo = run.get("replaced")
         print(f"| {name} | {ship.get('budget', '-')} | {_cell(bc.get(name))} "
-              f"| {_cell(tuned.get(name))} | {_cost(runs.get(name))} | {_cell(fresh.get(name))} "
+              f"| {_cell(bc_ppo)} | {_cost(run)} | {_cell(fresh.get(name))} "
               f"| {_cost(fresh_runs.get(name))} | {_cell(ship)} ({which}) "
               f"| {deaths_cell(ship) if ship.get('trials') else '-'} |")
-        rows.append({"skill": name, "bc": bc.get(name), "bc_ppo": tuned.get(name),
+        rows.append({"skill": name, "bc": bc.get(name), "bc_ppo": bc_ppo,
                      "scratch": fresh.get(name), "shipped": ship, "run": runs.get(name),
                      "scratch_run": fresh_runs.get(name)})
     print("cells: success rate / mean steps per attempt (over the trials of evaluation*.json)")
