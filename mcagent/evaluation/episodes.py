@@ -31,6 +31,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from mcagent.errors import UnknownNameError, UserError
+from mcagent.worlds import damage_cause
 
 AGENTS = ("mcagent", "plan4mc", "random", "flat-ppo")
 HIERARCHICAL = {"mcagent": "mcagent", "plan4mc": "plan4mc"}   # agent -> planner algorithm
@@ -162,7 +163,6 @@ class EpisodeRunner:
 
     def _play_hierarchical(self, agent: str, env, spec, seed: int, watch: "_Watch") -> dict:
         from mcagent.agent import EpisodeLog
-
         from mcagent.skills.policy import seed_policies
 
         runner = self._hierarchical(agent, env)
@@ -274,9 +274,7 @@ class _Watch:
         self.world_seed: int | None = None
 
     def on_step(self, frame, action, info: Mapping, skill, plan) -> None:
-        for event in info["events"]:
-            if event.startswith("hurt:"):
-                self.last_hurt = event.split(":", 1)[1]
+        self.last_hurt = damage_cause(info["events"], self.last_hurt)
 
 
 def _cause(success: bool, end: str) -> str:

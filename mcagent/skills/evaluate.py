@@ -21,6 +21,7 @@ from mcagent.skills.files import portable_path, write_atomic
 from mcagent.skills.library import load_settings, skill_library
 from mcagent.skills.policy import seed_policies
 from mcagent.skills.runner import load_skill_set
+from mcagent.worlds import damage_cause
 
 COSTS_FORMAT = "mcagent-skill-costs/1"
 
@@ -58,8 +59,7 @@ def evaluate_skill(skill: str, folder: str, source: str = "best", trials: int = 
             n += 1
             done = terminated or truncated
             success = info["skill_success"]
-            hurt = next((e.split(":", 1)[1] for e in info.get("events", ())
-                         if e.startswith("hurt:")), hurt)
+            hurt = damage_cause(info.get("events", ()), hurt)
             if terminated and not success:
                 deaths += 1
                 killed_by[hurt] = killed_by.get(hurt, 0) + 1

@@ -213,6 +213,9 @@ def train_ppo(args: PPOArgs, progress: Callable[[int, dict], None] | None = None
     skill_id = policy.skill_index(args.skill)
     optimizer = torch.optim.Adam(policy.parameters(), lr=args.lr, eps=1e-5)
     config = policy.config.to_json()
+    # What the rollout workers' episodes reward (and the graph naming their skill).
+    rewards = dict(shaping=args.shaping, graph=args.graph, explore=args.explore,
+                   death_penalty=args.death_penalty, lava_shaping=args.lava_shaping)
 
     if args.workers > 0:
         import ray
@@ -220,18 +223,14 @@ def train_ppo(args: PPOArgs, progress: Callable[[int, dict], None] | None = None
         if not ray.is_initialized():
             ray.init(address=args.address, include_dashboard=False)
         actor = ray.remote(num_cpus=args.worker_cpus)(RolloutWorker)
-        workers = [actor.remote(args.skill, config, args.envs_per_worker, seeds[i],
-                                args.shaping, args.graph, args.explore, args.death_penalty,
-                                args.lava_shaping)
+        workers = [actor.remote(args.skill, config, args.envs_per_worker, seeds[i], **rewards)
                    for i in range(args.workers)]
 
         def collect(weights):
             ref = ray.put(weights)
             return ray.get([w.sample.remote(ref, args.rollout_len) for w in workers])
     else:
-        local = RolloutWorker(args.skill, config, args.envs_per_worker, seeds[0],
-                              args.shaping, args.graph, args.explore, args.death_penalty,
-                              args.lava_shaping)
+        local = RolloutWorker(args.skill, config, args.envs_per_worker, seeds[0], **rewards)
 
         def collect(weights):
             return [local.sample(weights, args.rollout_len)]

@@ -23,6 +23,12 @@ def make(world: str = "crafter", task: Task | str | None = None, **kwargs) -> gy
     return gymnasium.make(GYM_IDS[world], task=task, disable_env_checker=True, **kwargs).unwrapped
 
 
+def damage_cause(events, default: str | None = None) -> str | None:
+    """What dealt the damage one step's `events` report (Crafter's `hurt:<cause>`), else
+    `default` (no damage, or a world that names no cause)."""
+    return next((e.split(":", 1)[1] for e in events if e.startswith("hurt:")), default)
+
+
 def _register() -> None:
     for world, entry_point in WORLDS.items():
         if GYM_IDS[world] not in gymnasium.registry:
@@ -31,4 +37,4 @@ def _register() -> None:
 
 _register()
 
-__all__ = ["WORLDS", "Task", "get_suite", "get_task", "make", "suites"]
+__all__ = ["WORLDS", "Task", "damage_cause", "get_suite", "get_task", "make", "suites"]
