@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from mcagent.errors import UserError
 from mcagent.recordings import read_recording, write_recording
@@ -76,6 +77,40 @@ def test_training_resumes_from_its_last_epoch(recordings, tmp_path):
         train_action_model([recordings], tmp_path, other, architecture=TINY)
     assert train_action_model([recordings], tmp_path, other, architecture=TINY,
                               fresh=True)["epochs"] == 2
+
+
+def test_within_skill_windows_never_cross_a_skill_change(recordings, tmp_path):
+    from mcagent.sbd.data import load_episodes, world_actions
+    from mcagent.sbd.train import window_batches, window_spots
+
+    _, names, _ = world_actions([recordings])
+    episodes = load_episodes([recordings], names, (16, 16))
+    settings = TrainSettings(**{**QUICK.__dict__, "within_skills": True})
+    for rng in (np.random.default_rng(0), None):
+        spots = window_spots(episodes, settings, rng)
+        covered = sorted((i, t) for i, s, n in spots for t in range(s, s + n))
+        assert covered == [(i, t) for i, e in enumerate(episodes) for t in range(len(e))]
+        for i, s, n in spots:
+            assert 1 <= n <= settings.window and len(set(episodes[i].skills[s:s + n])) == 1
+    changes = sum(sum(a != b for a, b in zip(e.skills, e.skills[1:])) for e in episodes)
+    assert changes > 10  # the expert's recordings do switch skills
+    batch = next(window_batches(episodes, settings, len(names), np.random.default_rng(0)))
+    assert batch["mask"].shape == batch["actions"].shape and batch["mask"][:, 0].all()
+    figures = train_action_model([recordings], tmp_path, settings, architecture=TINY)
+    assert figures["epochs"] == 1 and figures["val_loss"] > 0
+
+
+def test_training_can_start_from_another_model(recordings, models, tmp_path):
+    start, _ = load_model(models, ACTION_MODEL)
+    settings = TrainSettings(**{**QUICK.__dict__, "init": str(models), "lr": 0.0,
+                                "weight_decay": 0.0})
+    train_action_model([recordings], tmp_path, settings)
+    tuned, notes = load_model(tmp_path, ACTION_MODEL)
+    assert tuned.config == start.config and notes["settings"]["init"] == str(models)
+    for (name, a), b in zip(start.state_dict().items(), tuned.state_dict().values()):
+        assert torch.equal(a, b), name  # learning rate 0: the weights it started from
+    with pytest.raises(UserError, match="architecture"):
+        train_action_model([recordings], tmp_path / "x", settings, architecture=TINY)
 
 
 def test_segment_writes_valid_segments_and_plots(recordings, models, tmp_path):

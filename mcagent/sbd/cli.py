@@ -35,7 +35,7 @@ def _settings(args: argparse.Namespace, **defaults):
 
     values = {**defaults}
     for name in ("epochs", "patience", "batch_size", "window", "lr", "seed", "max_batches",
-                 "device", "threads"):
+                 "device", "threads", "within_skills", "init"):
         value = getattr(args, name, None)
         if value is not None:
             values[name] = value
@@ -162,6 +162,12 @@ def add_parser(sub) -> None:
 
     q = sbd.add_parser("train", help="train the action-prediction model on recordings")
     _training_options(q)
+    q.add_argument("--within-skills", action="store_true", default=None,
+                   help="training windows stop at each labelled skill change, so "
+                        "the model never learns when a player switches (needs skill labels)")
+    q.add_argument("--init", metavar="DIR",
+                   help="start from the weights of the model in DIR (fine-tuning "
+                        "on new recordings) instead of random ones")
     q.set_defaults(run=cmd_train)
 
     q = sbd.add_parser("train-idm", help="train the inverse dynamics model on recordings")

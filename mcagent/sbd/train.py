@@ -28,8 +28,8 @@ from torch.nn import functional as F
 
 from mcagent.errors import UserError
 from mcagent.sbd.data import Episode, load_episodes, world_actions
-from mcagent.sbd.model import (ACTION_MODEL, ModelConfig, build, count_parameters, pick_device,
-                               save_model)
+from mcagent.sbd.model import (ACTION_MODEL, ModelConfig, build, count_parameters, load_model,
+                               pick_device, save_model)
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,8 @@ class TrainSettings:
     max_batches: int | None = None  # cap on batches per epoch (tests, quick runs)
     device: str | None = None    # "cpu", "cuda", ...; default: a GPU when there is one
     threads: int | None = None   # CPU threads for torch; 1 keeps a crowded machine responsive
+    within_skills: bool = False  # windows never cross a labelled skill change (needs labels)
+    init: str | None = None      # start from the weights of the action model in this folder
 
 
 @dataclasses.dataclass
@@ -77,28 +79,63 @@ def split(episodes: Sequence[Episode], fraction: float, seed: int) -> tuple[list
 
 # -- batches ------------------------------------------------------------------
 
+def skill_runs(episode: Episode) -> list[tuple[int, int]]:
+    """(start, end) of each run of one `skill` label in a recording."""
+    starts = [0] + [t for t in range(1, len(episode)) if episode.skills[t] != episode.skills[t - 1]]
+    return list(zip(starts, starts[1:] + [len(episode)]))
+
+
+def window_spots(episodes: Sequence[Episode], settings: TrainSettings,
+                 rng: np.random.Generator | None) -> list[tuple[int, int, int]]:
+    """(episode, first frame, length) of each window of an epoch.
+
+    With `rng`: random windows covering about the frames once; without: each
+    episode cut into consecutive windows (validation). With `within_skills`, a
+    window never runs past the end of its skill, so the model learns how a skill
+    goes on and never how a player switches to the next one.
+    """
+    T = settings.window
+    if settings.within_skills:
+        unlabelled = [e.name for e in episodes if all(s is None for s in e.skills)]
+        if unlabelled:
+            raise UserError(f"within-skill windows need skill labels; these recordings have "
+                            f"none: {', '.join(unlabelled[:5])}")
+        spots = [(i, s, min(T, end - s)) for i, e in enumerate(episodes)
+                 for start, end in skill_runs(e) for s in range(start, end, T)]
+        if rng is not None:
+            spots = [spots[k] for k in rng.permutation(len(spots))]
+            # Like lengths in a batch, so that short skills do not pad out long windows.
+            group = settings.batch_size * 8
+            spots = [spot for g in range(0, len(spots), group)
+                     for spot in sorted(spots[g:g + group], key=lambda x: x[2])]
+        return spots
+    if rng is None:
+        return [(i, s, min(T, len(e) - s)) for i, e in enumerate(episodes)
+                for s in range(0, len(e), T)]
+    total = sum(len(e) for e in episodes)
+    weights = np.array([len(e) for e in episodes], np.float64)
+    picks = rng.choice(len(episodes), size=max(1, math.ceil(total / T)), p=weights / total)
+    spots = [(int(i), int(rng.integers(0, max(1, len(episodes[i]) - T + 1)))) for i in picks]
+    return [(i, s, min(T, len(episodes[i]) - s)) for i, s in spots]
+
+
 def window_batches(episodes: Sequence[Episode], settings: TrainSettings, n_actions: int,
                    rng: np.random.Generator | None) -> Iterator[dict[str, torch.Tensor]]:
-    """Batches of windows. With `rng`: random windows covering about the frames once;
-    without: each episode cut into consecutive windows (validation)."""
-    T = settings.window
-    if rng is None:
-        spots = [(i, s) for i, e in enumerate(episodes) for s in range(0, len(e), T)]
-    else:
-        total = sum(len(e) for e in episodes)
-        weights = np.array([len(e) for e in episodes], np.float64)
-        picks = rng.choice(len(episodes), size=max(1, math.ceil(total / T)), p=weights / total)
-        spots = [(int(i), int(rng.integers(0, max(1, len(episodes[i]) - T + 1)))) for i in picks]
+    """Batches of the windows of `window_spots`, padded to the longest and masked."""
+    spots = window_spots(episodes, settings, rng)
+    if rng is not None and settings.within_skills:
+        batches = [spots[k:k + settings.batch_size]
+                   for k in range(0, len(spots), settings.batch_size)]
+        spots = [spot for k in rng.permutation(len(batches)) for spot in batches[k]]
     for first in range(0, len(spots), settings.batch_size):
         chunk = spots[first:first + settings.batch_size]
-        B = len(chunk)
+        B, T = len(chunk), max(n for _, _, n in chunk)
         h, w = episodes[0].frames.shape[1:3]
         frames = np.zeros((B, T, h, w, 3), np.uint8)
         actions = np.zeros((B, T), np.int64)
         mask = np.zeros((B, T), bool)
-        for b, (i, s) in enumerate(chunk):
+        for b, (i, s, n) in enumerate(chunk):
             e = episodes[i]
-            n = min(T, len(e) - s)
             frames[b, :n] = e.frames[s:s + n]
             actions[b, :n] = e.actions[s:s + n]
             mask[b, :n] = True
@@ -235,7 +272,8 @@ def _resume(model, optimiser, state_dir: Path, name: str, settings: TrainSetting
     saved = data["settings"]
     mine = dataclasses.asdict(settings)
     free = ("epochs", "patience", "device", "max_batches", "threads")
-    differ = [k for k in mine if k not in free and saved.get(k) != mine[k]]
+    defaults = dataclasses.asdict(TrainSettings())  # a run saved before a setting existed
+    differ = [k for k in mine if k not in free and saved.get(k, defaults[k]) != mine[k]]
     if differ:
         raise UserError(f"{state_dir}: holds a run with other settings ({', '.join(differ)}); "
                         f"pass --fresh (or delete {state_dir}) to start afresh")
@@ -276,13 +314,26 @@ def train_action_model(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pa
     world, action_names, _ = world_actions(inputs)
     config = ModelConfig(kind=ACTION_MODEL, action_names=action_names, world=world,
                          **(architecture or {}))
+    start = None
+    if settings.init is not None:
+        if architecture:
+            raise UserError(f"init {settings.init}: a model started from another has that "
+                            f"model's architecture; give no architecture beside it")
+        start, _ = load_model(settings.init, ACTION_MODEL)
+        if tuple(start.config.action_names) != tuple(action_names):
+            raise UserError(f"init {settings.init}: its model has the actions "
+                            f"{', '.join(start.config.action_names)}; the recordings have "
+                            f"{', '.join(action_names)}")
+        config = start.config
     episodes = load_episodes(inputs, config.action_names, config.frame_size, progress=progress)
     train, val = split(episodes, settings.val_fraction, settings.seed)
     torch.manual_seed(settings.seed)
     model = build(config)
+    if start is not None:
+        model.load_state_dict(start.state_dict())
     n = len(action_names)
     frames = sum(len(e) for e in train)
-    per_epoch = math.ceil(math.ceil(frames / settings.window) / settings.batch_size)
+    per_epoch = math.ceil(len(window_spots(train, settings, None)) / settings.batch_size)
     if settings.max_batches is not None:
         per_epoch = min(per_epoch, settings.max_batches)
     notes = {"train_recordings": [e.name for e in train], "val_recordings": [e.name for e in val],
