@@ -78,6 +78,8 @@ def test_learned_skills_replay_the_same_episode_from_the_same_seed():
     runner.run("mcagent", "collect_stone", 1_000_000_008)        # other draws in between
     again = runner.run("mcagent", "collect_stone", 1_000_000_007)
     assert "checkpoints" in first["policies"] and first["skills"]
+    for skill, (runs, wins) in first["skills"].items():     # every run ends one way or another
+        assert runs == wins + sum(first["skill_ends"].get(skill, {}).values()), skill
     drop = ("wall_s", "pid")
     assert {k: v for k, v in again.items() if k not in drop} == \
         {k: v for k, v in first.items() if k not in drop}
@@ -88,6 +90,8 @@ def test_an_episode_record_says_how_it_went():
     won = runner.run("mcagent", "make_wood_pickaxe", 3)
     assert won["success"] and won["cause"] == "success" and won["key"] == "mcagent/make_wood_pickaxe/3"
     assert won["skills"]["make_wood_pickaxe"] == [1, 1] and won["plan_length"] == 8
+    assert all(won["skills"][s][0] - won["skills"][s][1] == sum(e.values())
+               for s, e in won["skill_ends"].items())
     assert "privileged" in won["policies"] and won["node"] == "local"
     planned = runner.run("plan4mc", "make_wood_pickaxe", 3)     # Plan4MC's planner, same skills
     assert planned["success"] and planned["plan_length"] >= 8
@@ -126,6 +130,9 @@ def test_eval_command_writes_results_and_a_self_contained_report(tmp_path, capsy
     for heading in ("Success rate", "Success per skill", "Plan lengths", "Failure causes",
                     "Provenance"):
         assert f"## {heading}" in markdown
+    assert "mcagent: runs / success / int. / died / budget / other" in markdown
+    ends = summary["skills"]["mcagent"]["collect_wood"]["ends"]
+    assert sorted(ends) == ["budget", "death", "interrupted", "other"]
     for plot in ("success", "failures", "skills-mcagent", "plans"):
         assert (out / "plots" / f"{plot}.png").stat().st_size > 1000
 

@@ -31,6 +31,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from mcagent.errors import UnknownNameError, UserError
+from mcagent.evaluation.results import skill_end
 from mcagent.worlds import damage_cause
 
 AGENTS = ("mcagent", "plan4mc", "random", "flat-ppo")
@@ -150,6 +151,7 @@ class EpisodeRunner:
             "failed_skill": played.get("failed_skill"),
             "skill_at_end": played.get("skill_at_end"),
             "skills": played.get("skills", {}),
+            "skill_ends": played.get("skill_ends", {}),
             "plan_length": played.get("plan_length"),
             "replans": played.get("replans", 0), "interrupts": played.get("interrupts", 0),
             "achievements": achievements,
@@ -172,6 +174,7 @@ class EpisodeRunner:
         result = runner.run(env, spec, seed=seed, log_to=log)
         watch.world_seed = log.events[0].get("world_seed")
         skills: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
+        ends: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
         failed, current = None, None
         for event in log.events:
             kind = event["event"]
@@ -182,10 +185,14 @@ class EpisodeRunner:
                 skills[event["skill"]][1] += 1
             elif kind == "skill_failed":
                 failed = event["skill"]
+                ends[event["skill"]][skill_end(event["why"])] += 1
+            elif kind == "interrupted" and event.get("skill"):
+                ends[event["skill"]]["interrupted"] += 1
         plans = [e for e in log.events if e["event"] == "replanned" and e.get("plan") is not None]
         return {"success": result.success, "steps": result.steps, "end": result.end,
                 "failed_skill": failed, "skill_at_end": current,
                 "skills": {k: v for k, v in sorted(skills.items())},
+                "skill_ends": {k: dict(sorted(v.items())) for k, v in sorted(ends.items())},
                 "plan_length": len(plans[0]["plan"]) if plans else None,
                 "replans": result.replans, "interrupts": result.interrupts,
                 "policies": result.policies}

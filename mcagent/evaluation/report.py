@@ -25,7 +25,7 @@ import subprocess
 from collections.abc import Iterable, Sequence
 
 from mcagent.errors import UserError
-from mcagent.evaluation.results import PLAN_NAME, RESULTS_NAME, read_results
+from mcagent.evaluation.results import PLAN_NAME, RESULTS_NAME, SKILL_ENDS, read_results
 from mcagent.evaluation.score import PUBLISHED, crafter_score, success_rates
 
 CAUSES = ("death", "timeout", "unreachable", "other")
@@ -88,11 +88,18 @@ def summarise(plan: dict, records: list[dict]) -> dict:
             })
     skills: dict[str, dict[str, list[int]]] = collections.defaultdict(
         lambda: collections.defaultdict(lambda: [0, 0]))
+    ends: dict[str, dict[str, collections.Counter]] = collections.defaultdict(
+        lambda: collections.defaultdict(collections.Counter))
     at_end = collections.defaultdict(collections.Counter)
+    ended: set[str] = set()
     for r in records:
         for skill, (runs, wins) in r.get("skills", {}).items():
             skills[r["agent"]][skill][0] += runs
             skills[r["agent"]][skill][1] += wins
+        if "skill_ends" in r:                  # results written since 2026-12-01
+            ended.add(r["agent"])
+            for skill, counts in r["skill_ends"].items():
+                ends[r["agent"]][skill].update(counts)
         if not r["success"] and r.get("skill_at_end"):
             at_end[r["agent"]][f"{r['cause']} during {r['skill_at_end']}"] += 1
     score = {}
@@ -111,7 +118,9 @@ def summarise(plan: dict, records: list[dict]) -> dict:
         "episodes": len(records), "planned": len(tasks) * len(agents) * plan["episodes"],
         "retried": sum(1 for r in records if r.get("attempt", 1) > 1),
         "rows": rows,
-        "skills": {a: {s: {"runs": v[0], "successes": v[1], "rate": v[1] / v[0] if v[0] else None}
+        "skills": {a: {s: {"runs": v[0], "successes": v[1], "rate": v[1] / v[0] if v[0] else None,
+                           **({"ends": {k: ends[a][s][k] for k in SKILL_ENDS}}
+                              if a in ended else {})}
                        for s, v in sorted(d.items())} for a, d in skills.items()},
         "failures_at_end": {a: dict(c.most_common(10)) for a, c in at_end.items()},
         "crafter_score": score,
@@ -290,6 +299,14 @@ def _plots(summary: dict, folder: pathlib.Path) -> dict[str, pathlib.Path]:
 
 
 # -- text ------------------------------------------------------------------------------
+def _skill_cell(v: dict) -> str:
+    """`runs / success`, then how the other runs ended where the results say."""
+    cell = f"{v['runs']} / {_pct(v['rate'])}"
+    if "ends" in v:
+        cell += " / " + " / ".join(str(v["ends"][k]) for k in SKILL_ENDS)
+    return cell
+
+
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.0f}%"
 
@@ -340,9 +357,15 @@ def _markdown(summary: dict, prov: dict, plots: dict[str, pathlib.Path], setting
         out += ["## Success per skill", ""]
         agents = list(s["skills"])
         names = sorted({n for d in s["skills"].values() for n in d})
-        out += _table(["skill", *(f"{a}: runs / success" for a in agents)],
-                      [(n, *(f"{s['skills'][a][n]['runs']} / {_pct(s['skills'][a][n]['rate'])}"
-                             if n in s["skills"][a] else "-" for a in agents)) for n in names])
+        ended = any("ends" in v for d in s["skills"].values() for v in d.values())
+        if ended:
+            out += ["Runs that did not succeed, by how they ended: interrupted (by a vital, "
+                    "a threat or the night), died, out of its step budget, other (its guard "
+                    "failed, the episode's step limit).", ""]
+        columns = " / ".join(["runs", "success", *(SKILL_ENDS.values() if ended else ())])
+        out += _table(["skill", *(f"{a}: {columns}" for a in agents)],
+                      [(n, *(_skill_cell(s["skills"][a][n]) if n in s["skills"][a] else "-"
+                             for a in agents)) for n in names])
         out += [""] + [f"![skills {a}](plots/skills-{a}.png)" for a in agents
                        if f"skills-{a}" in plots] + [""]
     if "plans" in plots:

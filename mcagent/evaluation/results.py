@@ -85,3 +85,15 @@ class ResultsFile:
         self.keys.add(record["key"])
         self.records.append(record)
         return True
+
+
+# How a skill run that did not succeed ended, as `skill_ends` counts it (and the report's
+# column for each, in this order).
+SKILL_ENDS = {"interrupted": "int.", "death": "died", "budget": "budget", "other": "other"}
+
+
+def skill_end(why: str) -> str:
+    """The kind of a `skill_failed` event's `why`: "budget", "death" or "other"."""
+    if why == "budget":
+        return "budget"
+    return "death" if "death" in why else "other"
