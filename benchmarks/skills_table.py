@@ -74,13 +74,16 @@ def main() -> None:
         which = ("guarded" if checkpoint == "guarded action" else
                  "PPO" if "/ppo/" in checkpoint else "BC" if checkpoint else "-")
         run, bc_ppo = runs.get(name), tuned.get(name)
+        scratch_cell, scratch_run = fresh.get(name), fresh_runs.get(name)
         if run and "/ppo/" in checkpoint and run.get("init") is None:
-            # Shipped from scratch: the BC + PPO run it replaced is kept in training.json.
+            # Shipped from scratch: the BC + PPO run it replaced (if any) is kept in
+            # training.json; the shipped policy is a scratch run itself.
             which = "PPO from scratch"
+            scratch_cell, scratch_run = scratch_cell or ship, scratch_run or run
             run = bc_ppo = run.get("replaced")
         print(f"| {name} | {ship.get('budget', '-')} | {_cell(bc.get(name))} "
-              f"| {_cell(bc_ppo)} | {_cost(run)} | {_cell(fresh.get(name))} "
-              f"| {_cost(fresh_runs.get(name))} | {_cell(ship)} ({which}) "
+              f"| {_cell(bc_ppo)} | {_cost(run)} | {_cell(scratch_cell)} "
+              f"| {_cost(scratch_run)} | {_cell(ship)} ({which}) "
               f"| {deaths_cell(ship) if ship.get('trials') else '-'} |")
         rows.append({"skill": name, "bc": bc.get(name), "bc_ppo": bc_ppo,
                      "scratch": fresh.get(name), "shipped": ship, "run": runs.get(name),

@@ -37,10 +37,21 @@ def skill_costs(kind: str, checkpoints: str | pathlib.Path, graph):
     path = pathlib.Path(checkpoints) / "costs.yaml"
     if kind != "checkpoints" or not path.exists():
         return None
+    from mcagent.skills.library import skill_library
+
     costs = load_costs(path)
     measured = {k: v for k, v in costs.skills.items() if k in graph.skills}
-    # A skill never measured (no policy: it fails at once) costs as much as the dearest one.
-    dearest = SkillCost(max((c.expected_steps for c in measured.values()), default=1.0), 1.0)
+    # A learned skill never measured (no policy: it fails at once) costs as much as the
+    # dearest one. A crafting or placing skill is one guarded game action whatever the
+    # policies: unmeasured, it costs as much as the dearest measured one of its kind
+    # (a sword is as cheap as a pickaxe; as dear as a diamond search, it never got made).
+    kinds = {s.name: s.learned for s in skill_library()}
+    guarded = [c.expected_steps for k, c in measured.items() if kinds.get(k) is False]
+    action = SkillCost(max(guarded, default=1.0), 1.0)
+    measured.update({k: action for k in graph.skills
+                     if k not in measured and kinds.get(k) is False})
+    dearest = SkillCost(max((c.expected_steps for k, c in measured.items() if kinds.get(k)),
+                            default=1.0), 1.0)
     return SkillCosts(measured, dearest, costs.world, costs.source, costs.graph)
 
 

@@ -222,8 +222,11 @@ def test_trained_skills_plan_with_their_measured_costs(graph):
     costs = skill_costs("checkpoints", ROOT / "checkpoints" / "skills", graph)
     assert costs is not None and set(costs.skills) <= set(graph.skills)
     assert "find_diamond" in costs.skills and "build_shelter" not in costs.skills
-    # An unmeasured skill (no policy) is as dear as the dearest measured one, never cheap.
+    # An unmeasured learned skill (no policy) is as dear as the dearest measured one, never
+    # cheap; an unmeasured crafting or placing skill is one guarded action like the others.
     assert costs.expected_steps("find_zombie") == max(
         c.expected_steps for c in costs.skills.values())
+    for skill in ("make_wood_sword", "make_stone_sword", "place_stone"):
+        assert costs.expected_steps(skill) == costs.expected_steps("make_wood_pickaxe") < 2
     assert costs.expected_steps("find_diamond") > costs.expected_steps("find_tree")
     assert skill_costs("expert", ROOT / "checkpoints" / "skills", graph) is None

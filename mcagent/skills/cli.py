@@ -73,7 +73,7 @@ def cmd_ppo(args: argparse.Namespace) -> int:
 
 
 def _skills(args: argparse.Namespace, learned_only: bool) -> list[str]:
-    from mcagent.skills.library import DIAMOND_CHAIN, SURVIVAL, skill_library
+    from mcagent.skills.library import DIAMOND_CHAIN, SCORE_ONLY, SURVIVAL, skill_library
 
     library = skill_library(args.graph)
     if args.skills == ["all"]:
@@ -81,7 +81,7 @@ def _skills(args: argparse.Namespace, learned_only: bool) -> list[str]:
     elif args.skills:
         names = [library[s].name for s in args.skills]   # unknown names raise here
     else:
-        names = [s for s in (*DIAMOND_CHAIN, *SURVIVAL) if s in library]
+        names = [s for s in (*DIAMOND_CHAIN, *SURVIVAL, *SCORE_ONLY) if s in library]
     return [s for s in names if library[s].learned] if learned_only else names
 
 
@@ -221,8 +221,8 @@ def add_parser(sub) -> None:
 
     p = tsub.add_parser("all", help="BC then PPO for many skills, as Ray tasks")
     p.add_argument("--skills", nargs="*", default=None,
-                   help="skills to train (default: the learned skills of the diamond chain and "
-                        "survival; 'all' for every learned skill)")
+                   help="skills to train (default: the learned skills of the diamond chain, "
+                        "survival and the Crafter score's others; 'all' for every learned skill)")
     p.add_argument("--segments", default=None, help="segments folder: run BC first")
     p.add_argument("--recordings", default=None, help="recordings folder (with --segments)")
     p.add_argument("--bc-steps", type=int, default=2000, help="BC gradient steps (default 2000)")
@@ -244,7 +244,8 @@ def add_parser(sub) -> None:
 
     p = ssub.add_parser("evaluate", help="success rate and mean steps of each skill")
     p.add_argument("--skills", nargs="*", default=None,
-                   help="skills (default: diamond chain and survival; 'all' for every skill)")
+                   help="skills (default: diamond chain, survival and the Crafter score's "
+                        "others; 'all' for every skill)")
     p.add_argument("--checkpoints", default="checkpoints/skills", help="checkpoint folder")
     p.add_argument("--source", default="best", choices=("best", "bc", "ppo"),
                    help="which checkpoint runs a skill: best (PPO, else BC), bc, ppo")
