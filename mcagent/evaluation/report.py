@@ -251,12 +251,22 @@ def _plots(summary: dict, folder: pathlib.Path) -> dict[str, pathlib.Path]:
         if not names:
             continue
         fig, ax = plt.subplots(figsize=(6, max(3, 0.22 * len(names) + 1)))
-        ax.barh(range(len(names)), [100 * skills[s]["rate"] for s in names])
-        ax.set_yticks(range(len(names)), [f"{s} ({skills[s]['runs']})" for s in names],
-                      fontsize=7)
+        rows = range(len(names))
+        ax.barh(rows, [100 * skills[s]["rate"] for s in names], label="succeeded")
+        if all("ends" in skills[s] for s in names):
+            # The other runs, stacked after the successes by how they ended.
+            left = [100 * skills[s]["rate"] for s in names]
+            for end, label in (("interrupted", "interrupted"), ("death", "died"),
+                               ("budget", "out of budget"), ("other", "other")):
+                share = [100 * skills[s]["ends"][end] / skills[s]["runs"] for s in names]
+                ax.barh(rows, share, left=left, label=label)
+                left = [a + b for a, b in zip(left, share)]
+            ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=5,
+                      frameon=False)
+        ax.set_yticks(rows, [f"{s} ({skills[s]['runs']})" for s in names], fontsize=7)
         ax.invert_yaxis()
         ax.set_xlim(0, 100)
-        ax.set_xlabel("success rate (%) of the skill's runs (runs in brackets)")
+        ax.set_xlabel("share (%) of the skill's runs (runs in brackets)")
         ax.set_title(f"Success per skill: {agent}")
         save(fig, f"skills-{agent}")
 
