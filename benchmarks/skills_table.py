@@ -86,8 +86,8 @@ def main() -> None:
               f"| {_cost(scratch_run)} | {_cell(ship)} ({which}) "
               f"| {deaths_cell(ship) if ship.get('trials') else '-'} |")
         rows.append({"skill": name, "bc": bc.get(name), "bc_ppo": bc_ppo,
-                     "scratch": fresh.get(name), "shipped": ship, "run": runs.get(name),
-                     "scratch_run": fresh_runs.get(name)})
+                     "scratch": scratch_cell, "shipped": ship, "run": run,
+                     "scratch_run": scratch_run})
     print("cells: success rate / mean steps per attempt (over the trials of evaluation*.json)")
     if not args.no_history:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,

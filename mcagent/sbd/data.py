@@ -27,6 +27,11 @@ class Episode:
         return len(self.actions)
 
 
+def label_changes(labels: Sequence[object]) -> list[int]:
+    """Frames whose label differs from the frame before (where a skill changes)."""
+    return [t for t in range(1, len(labels)) if labels[t] != labels[t - 1]]
+
+
 def find_recordings(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     """The recording stems named by `inputs`: recordings (any of their files) or folders of them."""
     stems: list[Path] = []

@@ -20,7 +20,7 @@ import numpy as np
 from mcagent.errors import UserError
 from mcagent.recordings.format import Recording, read_recording
 from mcagent.sbd.boundary import event_boundaries
-from mcagent.sbd.data import find_recordings
+from mcagent.sbd.data import find_recordings, label_changes
 from mcagent.sbd.segments import read_segmentation, segments_path
 
 TOLERANCE = 3
@@ -89,7 +89,7 @@ def true_boundaries(recording: Recording) -> list[int]:
     if all(s is None for s in skills):
         raise UserError(f"{recording.jsonl_path}: no skill labels; evaluation needs recordings "
                         f"whose jsonl carries `skill` (the expert's do)")
-    return [t for t in range(1, len(skills)) if skills[t] != skills[t - 1]]
+    return label_changes(skills)
 
 
 def fixed_boundaries(n: int, length: int) -> list[int]:

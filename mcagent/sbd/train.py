@@ -27,7 +27,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from mcagent.errors import UserError
-from mcagent.sbd.data import Episode, load_episodes, world_actions
+from mcagent.sbd.data import Episode, label_changes, load_episodes, world_actions
 from mcagent.sbd.model import (ACTION_MODEL, ModelConfig, build, count_parameters, load_model,
                                pick_device, save_model)
 
@@ -81,7 +81,7 @@ def split(episodes: Sequence[Episode], fraction: float, seed: int) -> tuple[list
 
 def skill_runs(episode: Episode) -> list[tuple[int, int]]:
     """(start, end) of each run of one `skill` label in a recording."""
-    starts = [0] + [t for t in range(1, len(episode)) if episode.skills[t] != episode.skills[t - 1]]
+    starts = [0, *label_changes(episode.skills)]
     return list(zip(starts, starts[1:] + [len(episode)]))
 
 
@@ -104,10 +104,13 @@ def window_spots(episodes: Sequence[Episode], settings: TrainSettings,
                  for start, end in skill_runs(e) for s in range(start, end, T)]
         if rng is not None:
             spots = [spots[k] for k in rng.permutation(len(spots))]
-            # Like lengths in a batch, so that short skills do not pad out long windows.
-            group = settings.batch_size * 8
+            # Like lengths in a batch, so that short skills do not pad out long windows; then
+            # the batches in random order.
+            group, B = settings.batch_size * 8, settings.batch_size
             spots = [spot for g in range(0, len(spots), group)
                      for spot in sorted(spots[g:g + group], key=lambda x: x[2])]
+            batches = [spots[k:k + B] for k in range(0, len(spots), B)]
+            spots = [spot for k in rng.permutation(len(batches)) for spot in batches[k]]
         return spots
     if rng is None:
         return [(i, s, min(T, len(e) - s)) for i, e in enumerate(episodes)
@@ -123,10 +126,6 @@ def window_batches(episodes: Sequence[Episode], settings: TrainSettings, n_actio
                    rng: np.random.Generator | None) -> Iterator[dict[str, torch.Tensor]]:
     """Batches of the windows of `window_spots`, padded to the longest and masked."""
     spots = window_spots(episodes, settings, rng)
-    if rng is not None and settings.within_skills:
-        batches = [spots[k:k + settings.batch_size]
-                   for k in range(0, len(spots), settings.batch_size)]
-        spots = [spot for k in rng.permutation(len(batches)) for spot in batches[k]]
     for first in range(0, len(spots), settings.batch_size):
         chunk = spots[first:first + settings.batch_size]
         B, T = len(chunk), max(n for _, _, n in chunk)

@@ -19,7 +19,7 @@ from typing import Any
 from mcagent.errors import UserError
 from mcagent.sbd.boundary import (CONFIRM, MODES, RULE_MODES, BoundaryRule, event_boundaries,
                                   find_boundaries, peak_boundaries)
-from mcagent.sbd.data import load_episodes
+from mcagent.sbd.data import label_changes, load_episodes
 from mcagent.sbd.evaluate import TOLERANCE, Score, score
 from mcagent.sbd.model import ACTION_MODEL, load_model, update_notes
 from mcagent.sbd.scorer import SCORER, episode_inputs, load_scorer, update_scorer_notes
@@ -59,7 +59,7 @@ def tune(inputs: Sequence[str | os.PathLike], model_dir: str | os.PathLike,
     for e in episodes:
         if all(s is None for s in e.skills):
             raise UserError(f"{e.name}: no skill labels; tuning needs labelled recordings")
-        truths.append([t for t in range(1, len(e)) if e.skills[t] != e.skills[t - 1]])
+        truths.append(label_changes(e.skills))
     events = [event_boundaries(e.events) for e in episodes]
     grid = [(mode, gap if mode != "info" else 0.0, m) for mode in modes if mode in RULE_MODES
             for gap, m in itertools.product(gaps if mode != "info" else (0.0,), min_lengths)]
