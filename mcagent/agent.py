@@ -178,12 +178,13 @@ class Agent:
 
     def __init__(self, planner: Planner, library: SkillLibrary, policies: Mapping[str, Any], *,
                  survival: Survival | None = Survival(), budgets: Mapping[str, int] | None = None,
-                 source: str = "policies", hold_after: int = 3,
+                 source: str = "policies", hold_after: int = 3, gather_ahead: bool = True,
                  on_step: Callable[..., None] | None = None):
         self.planner, self.library, self.policies = planner, library, policies
         self.survival, self.budgets = survival, dict(budgets or {})
         self.source, self.on_step = source, on_step
         self.hold_after = hold_after
+        self.gather_ahead = gather_ahead
 
     # -- one episode ---------------------------------------------------------------
     def run(self, env, task: Task, seed: int | None = None,
@@ -230,7 +231,9 @@ class Agent:
                         continue
                     self.end = "success" if self.info["success"] else "goal holds per planner"
                     break
-                outcome = self._run_skill(plan.first.skill, reason="plan")
+                ahead = self._gather_ahead(plan) if self.gather_ahead else None
+                outcome = self._run_skill(ahead or plan.first.skill,
+                                          reason="plan:ahead" if ahead else "plan")
                 if every:
                     self._count_goal_outcome(outcome)
         except _EpisodeEnded:
@@ -273,6 +276,26 @@ class Agent:
         self.goal = min(costs, key=lambda a: (costs[a], a))
         self.goal_failures = 0
         return self.goal
+
+    def _gather_ahead(self, plan) -> str | None:
+        """A collecting skill the plan runs later, to run now instead of the finding skill
+        that comes first, when its target is at hand (its finding skill's test holds) and
+        the tools it needs are held: the wood for the last table is cut at the first
+        trees, not after a walk back out of the mountains. None when there is none."""
+        first = self.library[plan.first.skill] if plan.first.skill in self.library else None
+        if first is None or first.kind != "finding":
+            return None
+        for name in dict.fromkeys(plan.skills[1:]):
+            spec = self.library[name] if name in self.library else None
+            finder = f"find_{spec.target}" if spec is not None and spec.target else None
+            if (not name.startswith("collect_") or finder not in self.library
+                    or not self.library[finder].succeeded(self.info, self.semantic_ids)):
+                continue
+            needs = self.planner.graph[name].inputs
+            inventory = self.info["inventory"]
+            if all(is_nearby(i) or inventory.get(i, 0) >= n for i, n in needs.items()):
+                return name
+        return None
 
     def _hold_goal(self) -> None:
         if self.goal is not None:
@@ -434,8 +457,10 @@ class Agent:
                 # take such zombies away, as this layer does): the fight comes first.
                 return self._interrupted(skill, start, {"threat": threat})
             if interruptible and self.survival is not None:
-                need = self.survival.need(self.info["inventory"], sheltered=self.sheltered,
-                                         dusk=self._dusk())
+                # A crafting or placing skill is a few steps: only a zombie at hand stops it.
+                quick = spec.kind in ("crafting", "placing")
+                need = None if quick else self.survival.need(
+                    self.info["inventory"], sheltered=self.sheltered, dusk=self._dusk())
                 threat = self._threat()
                 # Night interrupts a search, not work on a target already at hand.
                 night = (spec.kind == "finding" and self.survival.night(self.light, self.falling)

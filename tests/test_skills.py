@@ -240,6 +240,66 @@ def test_guarded_skills_succeed_from_their_start(library, name):
         assert info["skill_success"], (name, seed)
 
 
+def _clearing(env, seed=0):
+    """A real Crafter world with grass all around the player (creatures taken away)."""
+    env.reset(seed=seed)
+    world, player = env.world, env.player
+    x, y = player.pos
+    for dx in range(-6, 7):
+        for dy in range(-6, 7):
+            cell = (x + dx, y + dy)
+            obj = world[cell][1]
+            if obj is not None and obj is not player:
+                world.remove(obj)
+            world[cell] = "grass"
+    return world, player, (x, y)
+
+
+def _play(env, skill, budget=12):
+    """Run a guarded skill to its event (or its budget); the info after each step."""
+    _, _, _, _, info = env.step(env.action_names.index("noop"))
+    for _ in range(budget):
+        action = skill.act(info)
+        assert action is not None
+        _, _, _, _, info = env.step(env.action_names.index(action))
+        if skill.spec.succeeded(info, {n: i for i, n in enumerate(env.semantic_names) if n}):
+            return info
+    return info
+
+
+def test_a_furnace_is_placed_where_one_cell_has_it_and_the_table_around(library):
+    # The player faces the table it just placed, stone on its left and right: the one
+    # step it can take leads away from the table. A furnace put down after that step
+    # would stand two cells from the table, with no cell that has both around it.
+    from mcagent.worlds.crafter_world import CrafterEnv
+
+    env = CrafterEnv(size=64, max_steps=10**6)
+    world, player, (x, y) = _clearing(env)
+    world[(x, y - 1)], world[(x - 1, y)], world[(x + 1, y)] = "table", "stone", "stone"
+    player.facing = (0, -1)
+    player.inventory.update(stone=9, wood=1, coal=1, iron=1)
+    info = _play(env, GuardedSkill(library["place_furnace"]))
+    assert info["achievements"]["place_furnace"] == 1
+    craft = GuardedSkill(library["make_iron_pickaxe"])
+    assert craft.act(info) == "make_iron_pickaxe"     # both stations around: no walk
+
+
+def test_crafting_walks_to_the_cell_that_has_every_station_around(library):
+    # Table and furnace three cells apart: only the cells between them have both around.
+    from mcagent.worlds.crafter_world import CrafterEnv
+
+    env = CrafterEnv(size=64, max_steps=10**6)
+    world, player, (x, y) = _clearing(env)
+    world[(x + 1, y - 2)], world[(x + 3, y - 2)] = "table", "furnace"
+    player.inventory.update(wood=1, coal=1, iron=1)
+    info = _play(env, GuardedSkill(library["make_iron_pickaxe"]))
+    assert info["inventory"]["iron_pickaxe"] == 1
+    world[(x + 1, y - 2)] = "grass"                  # no table in reach: the guard fails
+    player.inventory.update(wood=1, coal=1, iron=1)
+    _, _, _, _, info = env.step(env.action_names.index("noop"))
+    assert GuardedSkill(library["make_iron_sword"]).act(info) is None
+
+
 def test_guard_refuses_without_the_ingredients(library):
     spec = library["make_wood_pickaxe"]
     env = SkillEnv(spec)
@@ -476,8 +536,10 @@ def test_crafting_walks_up_to_a_station_in_view_and_fails_beyond(library):
     assert skill.act(info) == "move_right"          # 3 cells away: walk up to it
     info["player_pos"] = (5, 4)
     assert skill.act(info) == "make_wood_pickaxe"   # beside it: craft
-    info["player_pos"] = (2, 4)
-    assert skill.act(info) is None                  # 4 cells away: out of reach, the guard fails
-    grid[4, 4] = materials.index("water")           # the way blocked: never into the water
+    info["player_pos"] = (0, 4)
+    assert skill.act(info) is None                  # 6 cells away: out of reach, the guard fails
+    grid[4, 4] = materials.index("water")           # the way blocked: around, never into the water
     info["player_pos"] = (3, 4)
-    assert skill.act(info) == "noop"
+    assert skill.act(info) in ("move_up", "move_down")
+    grid[4, :] = materials.index("water")
+    assert skill.act(info) is None                  # no way round: the guard fails

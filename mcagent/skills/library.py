@@ -274,65 +274,127 @@ class GuardedSkill:
     """A crafting or placing skill: its one game action, taken when its preconditions hold.
 
     The guard reads only what the player sees: the inventory, and the cells
-    around the player (the frame shows them). A placing skill turns to face a
-    cell it may place on first. A crafting skill whose stations are in view
-    (within `reach` cells) but not next to the player walks up to them first:
-    Crafter crafts only beside its stations, and the skill before may have
-    wandered a few cells off. `act` returns None when the guard fails: the
-    skill cannot run here, and the planner must supply what is missing.
+    around the player (the frame shows them). Crafter crafts only where every
+    station of the recipe lies in the 3x3 cells around the player (an iron
+    pickaxe needs the table and the furnace both there). A crafting skill whose
+    stations are in view but not all around the player walks, along walkable
+    cells within `reach`, to the nearest cell that has them all around it first:
+    the skill before may have wandered a few cells off. A placing skill turns to
+    face a cell it may place on first; a move turns the player only towards a
+    cell it cannot walk onto, so turning often means a step, and it takes the
+    step that keeps the stations around the player where they are (a furnace
+    placed after a step away from the table would stand two cells from it, and
+    no cell would have both around it). `act` returns None when the guard fails:
+    the skill cannot run here, and the planner must supply what is missing.
     """
 
     MOVES = {(-1, 0): "move_left", (1, 0): "move_right", (0, -1): "move_up", (0, 1): "move_down"}
 
-    def __init__(self, spec: SkillSpec, rules: CrafterRules | None = None, reach: int | None = None):
+    def __init__(self, spec: SkillSpec, rules: CrafterRules | None = None,
+                 reach: int | tuple[int, int] | None = None):
         if spec.learned:
             raise ValueError(f"{spec.name} is a learned skill, not a guarded action")
         self.spec = spec
         self.rules = rules or crafter_rules()
         self.materials = (None, *self.rules.materials)
-        self.reach = int(load_settings()["crafting_reach"]) if reach is None else reach
+        reach = load_settings()["crafting_reach"] if reach is None else reach
+        self.reach = (reach, reach) if isinstance(reach, int) else tuple(reach)
 
     def guard(self, info: Mapping) -> bool:
         if not self.spec.holds_start(info["inventory"]):
             return False
         if self.spec.kind == "crafting":
-            around = self._cells(info, self.reach)
-            return all(station in around for station in self.spec.stations)
+            return self._to_stations(info) is not None
         return True
 
     def act(self, info: Mapping) -> str | None:
         """The next action, or None when the skill cannot run."""
-        if not self.guard(info):
+        if not self.spec.holds_start(info["inventory"]):
             return None
         if self.spec.kind == "crafting":
-            around = self._cells(info, 1)
-            missing = [s for s in self.spec.stations if s not in around]
-            return self.spec.actions[0] if not missing else self._towards(info, missing[0])
-        where = self.rules.place[self.spec.name[len("place_"):]].where
-        x, y = info["player_pos"]
-        fx, fy = info["facing"]
-        if self._material(info, x + fx, y + fy) in where and not self._creature(info, x + fx, y + fy):
-            return self.spec.actions[0]
-        for (dx, dy), move in self.MOVES.items():
-            if self._material(info, x + dx, y + dy) in where:
-                return move
-        return "noop"
+            move = self._to_stations(info)
+            return None if move is None else self.spec.actions[0] if move == "here" else move
+        return self._to_place(info)
 
-    def _towards(self, info: Mapping, station: str) -> str:
-        """A step towards the nearest cell of `station` in reach, along a walkable cell."""
-        x, y = info["player_pos"]
-        cells = [(x + dx, y + dy) for dx in range(-self.reach, self.reach + 1)
-                 for dy in range(-self.reach, self.reach + 1)
-                 if self._material(info, x + dx, y + dy) == station]
-        tx, ty = min(cells, key=lambda c: abs(c[0] - x) + abs(c[1] - y))
+    def _to_place(self, info: Mapping) -> str:
+        """The place action when the player faces a cell it may place on, else the first
+        move of a shortest walk to such a facing; "noop" when there is none in reach.
+
+        A move towards a walkable cell steps onto it, towards any other cell only turns
+        the player, so the search runs over (cell, facing). For a station that recipes use
+        together with others (a furnace: the iron pickaxe needs the table too) the player
+        must also stand next to those in view: the new station then lands beside them, with
+        a cell (the player's) that has them all around it. Where no such facing is in
+        reach, any facing that may be placed on will do."""
+        placed = self.spec.name[len("place_"):]
+        where = self.rules.place[placed].where
+        companions = {s for rule in self.rules.make.values() if placed in rule.nearby
+                      for s in rule.nearby} - {placed}
+        x0, y0 = info["player_pos"]
+        beside = {m for dx in range(-self.reach[0] - 1, self.reach[0] + 2)
+                  for dy in range(-self.reach[1] - 1, self.reach[1] + 2)
+                  if (m := self._material(info, x0 + dx, y0 + dy)) in companions}
+        return self._search_facing(info, where, beside) or \
+            self._search_facing(info, where, set()) or "noop"
+
+    def _search_facing(self, info: Mapping, where, beside: set) -> str | None:
+        x0, y0 = info["player_pos"]
         walkable = self.rules.walkable
-        steps = sorted(self.MOVES.items(), key=lambda m: abs(tx - x - m[0][0]) + abs(ty - y - m[0][1]))
-        for (dx, dy), move in steps:
-            closer = abs(tx - x - dx) + abs(ty - y - dy) < abs(tx - x) + abs(ty - y)
-            if closer and self._material(info, x + dx, y + dy) in walkable \
-                    and not self._creature(info, x + dx, y + dy):
-                return move
-        return "noop"
+
+        def done(x, y, facing) -> bool:
+            tx, ty = x + facing[0], y + facing[1]
+            if self._material(info, tx, ty) not in where or self._creature(info, tx, ty):
+                return False
+            around = {self._material(info, x + dx, y + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)}
+            return beside <= around
+
+        start = (x0, y0, tuple(info["facing"]))
+        first = {start: self.spec.actions[0]}
+        frontier = [start]
+        while frontier:
+            nxt = []
+            for x, y, facing in frontier:
+                if done(x, y, facing):
+                    return first[(x, y, facing)]
+                for (dx, dy), move in self.MOVES.items():
+                    cx, cy = x + dx, y + dy
+                    if abs(cx - x0) > self.reach[0] or abs(cy - y0) > self.reach[1]:
+                        continue
+                    walk = self._material(info, cx, cy) in walkable and not self._creature(info, cx, cy)
+                    state = (cx, cy, (dx, dy)) if walk else (x, y, (dx, dy))
+                    if state not in first:
+                        first[state] = move if (x, y, facing) == start else first[(x, y, facing)]
+                        nxt.append(state)
+            frontier = nxt
+        return None
+
+    def _to_stations(self, info: Mapping) -> str | None:
+        """"here" when every station of the recipe is around the player, else the first
+        move of a shortest walk (through walkable cells within `reach`, and creatures, which
+        move on: "noop" waits for one in the way) to a cell where they all are; None when no
+        such cell can be walked to."""
+        x0, y0 = info["player_pos"]
+        walkable = self.rules.walkable
+        frontier, first = [(x0, y0)], {(x0, y0): "here"}
+        while frontier:
+            nxt = []
+            for x, y in frontier:
+                around = {self._material(info, x + dx, y + dy)
+                          for dx in (-1, 0, 1) for dy in (-1, 0, 1)}
+                if all(station in around for station in self.spec.stations):
+                    return first[(x, y)]
+                for (dx, dy), move in self.MOVES.items():
+                    cell = (x + dx, y + dy)
+                    if cell in first or abs(cell[0] - x0) > self.reach[0] \
+                            or abs(cell[1] - y0) > self.reach[1]:
+                        continue
+                    if self._material(info, *cell) in walkable or self._creature(info, *cell):
+                        # A creature moves on: wait for it rather than walk into it.
+                        here = "noop" if self._creature(info, *cell) else move
+                        first[cell] = here if (x, y) == (x0, y0) else first[(x, y)]
+                        nxt.append(cell)
+            frontier = nxt
+        return None
 
     def _material(self, info, x, y):
         semantic = info["semantic"]
@@ -343,9 +405,5 @@ class GuardedSkill:
 
     def _creature(self, info, x, y) -> bool:
         semantic = info["semantic"]
-        return int(semantic[x, y]) >= len(self.materials)
-
-    def _cells(self, info, distance: int) -> set:
-        x, y = info["player_pos"]
-        return {self._material(info, x + dx, y + dy)
-                for dx in range(-distance, distance + 1) for dy in range(-distance, distance + 1)}
+        return (0 <= x < semantic.shape[0] and 0 <= y < semantic.shape[1]
+                and int(semantic[x, y]) >= len(self.materials))
