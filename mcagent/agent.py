@@ -3,7 +3,9 @@
 After every skill, successful or not, the agent re-plans from the inventory it
 has and the `*_nearby` items it believes in (Plan4MC's semantics,
 `planner.semantics.nearby_after`; a failed skill also drops the nearby items
-it needed, since evidently they were not there). A skill runs until its
+it needed, since evidently they were not there). When the plan's next skill
+is a search, a collecting skill the plan runs later whose target is at hand
+runs first (`Agent._gather_ahead`). A skill runs until its
 success test (`SkillSpec.succeeded`) or its step budget. When health, food,
 drink or energy run low the current skill is interrupted and the library's
 survival skills run (`find_water`/`collect_drink`, `find_cow`/`eat_cow`,
