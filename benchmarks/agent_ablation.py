@@ -9,7 +9,10 @@ appends the figures to `benchmarks/agent_ablation.history.jsonl`. Run from the
 repository root:
 
     python benchmarks/agent_ablation.py [--task make_iron_pickaxe] [--episodes 40]
-        [--groups none survival vitals surface cave all-but-cave all]
+        [--groups none survival vitals surface cave all-but-cave all] [--failures 8]
+
+Beside each group's successes it prints the skill runs that failed most often, with
+why (`place_furnace: budget`, `defeat_zombie: episode ended (death)`).
 """
 
 from __future__ import annotations
@@ -39,10 +42,12 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=10**9)
     parser.add_argument("--groups", nargs="+", default=list(GROUPS), choices=list(GROUPS))
     parser.add_argument("--checkpoints", default="checkpoints/skills")
+    parser.add_argument("--failures", type=int, default=8,
+                        help="print the N most frequent skill failures (skill: why) per group")
     args = parser.parse_args()
 
     from mcagent import worlds
-    from mcagent.agent import Agent, Survival
+    from mcagent.agent import Agent, EpisodeLog, Survival
     from mcagent.agent_cli import load_policies, skill_costs
     from mcagent.graph.schema import load_graph
     from mcagent.planner import Planner
@@ -62,18 +67,24 @@ def main() -> None:
         policies = {**learned, **{s: oracle[s] for s in swapped if s in oracle}}
         agent = Agent(planner, library, policies, source=source, survival=Survival())
         began = time.perf_counter()
-        results = []
+        results, failed = [], collections.Counter()
         for seed in seeds:
             seed_policies(seed)
-            results.append(agent.run(env, env.task, seed=seed))
+            log = EpisodeLog()
+            results.append(agent.run(env, env.task, seed=seed, log_to=log))
+            failed.update(f"{e['skill']}: {e['why']}" for e in log.of("skill_failed"))
         row = {"group": group, "oracle_skills": swapped if GROUPS[group] is not None else "all",
                "episodes": len(results), "successes": sum(r.success for r in results),
                "median_steps": statistics.median(r.steps for r in results),
                "ends": dict(collections.Counter(r.end for r in results)),
-               "wall_s": round(time.perf_counter() - began, 1)}
+               "wall_s": round(time.perf_counter() - began, 1),
+               "skill_failures": dict(failed.most_common(args.failures))}
         rows.append(row)
         print(f"{group:13s} {row['successes']:3d}/{row['episodes']}  median steps "
               f"{row['median_steps']:6.1f}  {row['ends']}", flush=True)
+        if args.failures:
+            print("    skills that failed most (skill: why, runs):",
+                  "; ".join(f"{k} {v}" for k, v in row["skill_failures"].items()), flush=True)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
     with HISTORY.open("a") as f:
