@@ -279,10 +279,10 @@ class GuardedSkill:
     pickaxe needs the table and the furnace both there). A crafting skill whose
     stations are in view but not all around the player walks, along walkable
     cells within `reach`, to the nearest cell that has them all around it first:
-    the skill before may have wandered a few cells off. A placing skill turns to
-    face a cell it may place on first; a move turns the player only towards a
-    cell it cannot walk onto, so turning often means a step, and it takes the
-    step that keeps the stations around the player where they are (a furnace
+    the skill before may have wandered a few cells off. A placing skill first
+    gets to face a cell it may place on; a move turns the player only towards a
+    cell it cannot walk onto, so turning often means steps, and it searches for
+    the fewest, from a cell beside the stations its item is used with (a furnace
     placed after a step away from the table would stand two cells from it, and
     no cell would have both around it). `act` returns None when the guard fails:
     the skill cannot run here, and the planner must supply what is missing.
