@@ -42,7 +42,7 @@ def _ppo_args(args: argparse.Namespace, skill: str):
     return PPOArgs(skill=skill, total_steps=args.steps, workers=args.workers,
                    envs_per_worker=args.envs, rollout_len=args.rollout_len, lr=args.lr,
                    shaping=args.shaping, explore=args.explore, death_penalty=args.death_penalty,
-                   lava_shaping=args.lava_shaping,
+                   lava_shaping=args.lava_shaping, start_reach=args.start_reach,
                    init=getattr(args, "init", None), resume=getattr(args, "resume", False),
                    out=args.out,
                    logdir=args.logdir, device=args.device, seed=args.seed,
@@ -168,6 +168,10 @@ def _ppo_options(p: argparse.ArgumentParser, steps: int) -> None:
                    help="reward taken away when the player dies (default 1)")
     p.add_argument("--lava-shaping", type=float, default=0.0,
                    help="reward lost stepping next to lava, regained stepping away (default 0)")
+    p.add_argument("--start-reach", type=int, default=2,
+                   help="manipulation skills: start within this many cells (Chebyshev) of the "
+                        "target (default 2; the agent hands over within 3, a finding skill's "
+                        "success radius)")
     p.add_argument("--out", default="checkpoints/skills", help="checkpoint folder")
     p.add_argument("--logdir", default="runs/skills", help="TensorBoard folder (default runs/skills)")
     p.add_argument("--device", default="auto", help="learner device: cpu, cuda, auto")

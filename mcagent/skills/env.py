@@ -89,13 +89,14 @@ class SkillEnv(gym.Env):
     def __init__(self, spec: SkillSpec, shaping: float = 0.05, budget: int | None = None,
                  size: int = 64, explore: float = 0.0, death_penalty: float = 0.0,
                  daytime: str | None = None, anywhere: float | None = None,
-                 lava_shaping: float = 0.0):
+                 lava_shaping: float = 0.0, start_reach: int = 2):
         settings = load_settings()["episodes"]
         self.spec = spec
         self.shaping = shaping
         self.explore = explore
         self.death_penalty = death_penalty
         self.lava_shaping = lava_shaping
+        self.start_reach = start_reach   # a manipulation skill starts this close to its target
         self.budget = budget or spec.budget
         self.daytime = daytime or settings["daytime"]
         if self.daytime not in ("random", "morning"):
@@ -258,8 +259,9 @@ class SkillEnv(gym.Env):
         if len(cells):
             # The nearest targets first: their surroundings are like the ones a finding skill reaches.
             order = np.argsort(np.abs(cells - np.array([px, py])).max(axis=1))
+            r = self.start_reach
             for cx, cy in cells[order[:20]]:
-                stands = [(cx + dx, cy + dy) for dx in range(-2, 3) for dy in range(-2, 3)
+                stands = [(cx + dx, cy + dy) for dx in range(-r, r + 1) for dy in range(-r, r + 1)
                           if (dx or dy) and self._free((cx + dx, cy + dy))]
                 if stands:
                     world.move(player, stands[int(rng.integers(len(stands)))])

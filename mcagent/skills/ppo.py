@@ -61,6 +61,7 @@ class PPOArgs:
     explore: float = 0.01               # finding skills: reward per cell first stood on in an episode
     death_penalty: float = 1.0          # reward taken away when the player dies
     lava_shaping: float = 0.0           # reward lost stepping next to lava (regained stepping away)
+    start_reach: int = 2                # manipulation: start within this many cells of the target
     init: str | None = None             # BC checkpoint to start from (None: from scratch)
     value_warmup: int = 3               # with init: updates that train only the value head
                                         # (BC leaves it untrained; its advantages would be noise)
@@ -83,7 +84,7 @@ class RolloutWorker:
 
     def __init__(self, skill: str, config: dict, n_envs: int, seed: int, shaping: float,
                  graph: str | None = "auto", explore: float = 0.0, death_penalty: float = 0.0,
-                 lava_shaping: float = 0.0):
+                 lava_shaping: float = 0.0, start_reach: int = 2):
         torch.set_num_threads(1)
         if skill == FLAT:
             self.envs = [FlatEnv() for _ in range(n_envs)]
@@ -91,7 +92,8 @@ class RolloutWorker:
             spec = skill_library(graph)[skill]
             explore = explore if spec.kind == "finding" else 0.0
             self.envs = [SkillEnv(spec, shaping=shaping, explore=explore,
-                                  death_penalty=death_penalty, lava_shaping=lava_shaping)
+                                  death_penalty=death_penalty, lava_shaping=lava_shaping,
+                                  start_reach=start_reach)
                          for _ in range(n_envs)]
         self.policy = SkillPolicy(PolicyConfig(**config))
         self.skill_id = self.policy.skill_index(skill)
@@ -215,7 +217,8 @@ def train_ppo(args: PPOArgs, progress: Callable[[int, dict], None] | None = None
     config = policy.config.to_json()
     # What the rollout workers' episodes reward (and the graph naming their skill).
     rewards = dict(shaping=args.shaping, graph=args.graph, explore=args.explore,
-                   death_penalty=args.death_penalty, lava_shaping=args.lava_shaping)
+                   death_penalty=args.death_penalty, lava_shaping=args.lava_shaping,
+                   start_reach=args.start_reach)
 
     if args.workers > 0:
         import ray
