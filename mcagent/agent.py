@@ -296,9 +296,9 @@ class Agent:
             if (not name.startswith("collect_") or finder not in self.library
                     or not self.library[finder].succeeded(self.info, self.semantic_ids)):
                 continue
-            needs = self.planner.graph[name].inputs
-            inventory = self.info["inventory"]
-            if all(is_nearby(i) or inventory.get(i, 0) >= n for i, n in needs.items()):
+            # Runnable by the planner's own rules, its target (the nearby item) being at hand.
+            at_hand = {i: 1 for i in self.planner.graph[name].inputs if is_nearby(i)}
+            if self.planner.rules.can_run(name, {**self.info["inventory"], **at_hand}):
                 return name
         return None
 
