@@ -5,7 +5,9 @@ has and the `*_nearby` items it believes in (Plan4MC's semantics,
 `planner.semantics.nearby_after`; a failed skill also drops the nearby items
 it needed, since evidently they were not there). When the plan's next skill
 is a search, a collecting skill the plan runs later whose target is at hand
-runs first (`Agent._gather_ahead`). A skill runs until its
+runs first (`Agent._gather_ahead`). The agent remembers the cells it has seen
+this episode (`skills.library.remember_view`): crafting and placing walk back
+through them to a table the skill before wandered away from. A skill runs until its
 success test (`SkillSpec.succeeded`) or its step budget. When health, food,
 drink or energy run low the current skill is interrupted and the library's
 survival skills run (`find_water`/`collect_drink`, `find_cow`/`eat_cow`,
@@ -43,7 +45,7 @@ from typing import Any, TextIO
 
 from mcagent.planner import Planner, PlanNotFoundError, UnreachableError
 from mcagent.planner.semantics import is_nearby, nearby_after
-from mcagent.skills.library import SkillLibrary
+from mcagent.skills.library import SkillLibrary, load_settings, remember_view
 from mcagent.worlds.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -184,12 +186,14 @@ class Agent:
     def __init__(self, planner: Planner, library: SkillLibrary, policies: Mapping[str, Any], *,
                  survival: Survival | None = Survival(), budgets: Mapping[str, int] | None = None,
                  source: str = "policies", hold_after: int = 3, gather_ahead: bool = True,
-                 on_step: Callable[..., None] | None = None):
+                 remember: bool = True, on_step: Callable[..., None] | None = None):
         self.planner, self.library, self.policies = planner, library, policies
         self.survival, self.budgets = survival, dict(budgets or {})
         self.source, self.on_step = source, on_step
         self.hold_after = hold_after
         self.gather_ahead = gather_ahead
+        # The cells seen this episode, for the guarded skills (None: they see the view only).
+        self.view = load_settings()["view"] if remember else None
 
     # -- one episode ---------------------------------------------------------------
     def run(self, env, task: Task, seed: int | None = None,
@@ -198,6 +202,8 @@ class Agent:
         self.action_index = {name: i for i, name in enumerate(env.action_names)}
         self.semantic_ids = {name: i for i, name in enumerate(env.semantic_names) if name}
         self.obs, self.info = env.reset(seed=seed)
+        self.seen = None
+        self._remember()
         self.done, self.end = False, ""
         self.nearby: set[str] = set()
         self.plan_skills: tuple[str, ...] = ()
@@ -456,6 +462,7 @@ class Agent:
             return self._failed(skill, start, "no policy for this skill")
         if spec.kind == "finding" and spec.succeeded(self.info, self.semantic_ids):
             return self._succeeded(skill, start)
+        guarded = spec.kind in ("crafting", "placing")
         for _ in range(budget):
             if not interruptible and (threat := self._threat(but=skill)) is not None:
                 # A survival skill still stops for a zombie at hand (its training episodes
@@ -463,8 +470,7 @@ class Agent:
                 return self._interrupted(skill, start, {"threat": threat})
             if interruptible and self.survival is not None:
                 # A crafting or placing skill is a few steps: only a zombie at hand stops it.
-                quick = spec.kind in ("crafting", "placing")
-                need = None if quick else self.survival.need(
+                need = None if guarded else self.survival.need(
                     self.info["inventory"], sheltered=self.sheltered, dusk=self._dusk())
                 threat = self._threat()
                 # Night interrupts a search, not work on a target already at hand.
@@ -475,7 +481,10 @@ class Agent:
                            if need is not None else {"threat": threat} if threat is not None
                            else {"night": True, "light": round(self.light, 2)})
                     return self._interrupted(skill, start, why)
-            action = policy.act(self.obs, self.info) if hasattr(policy, "act") else policy(self.obs)
+            info = self.info
+            if guarded and self.seen is not None:
+                info = {**info, "seen": self.seen}
+            action = policy.act(self.obs, info) if hasattr(policy, "act") else policy(self.obs)
             if action is None:
                 self._step("noop")  # the clock moves on, so a skill that cannot run never stalls
                 return self._failed(skill, start, "cannot run here (its guard failed)")
@@ -490,6 +499,7 @@ class Agent:
         name = action if isinstance(action, str) else self.env.action_names[int(action)]
         frame = self.obs["image"]
         self.obs, _, terminated, truncated, self.info = self.env.step(self.action_index[name])
+        self._remember()
         light = float(self.info["daylight"])
         self.falling, self.light = light < self.light, light
         if self.on_step is not None:
@@ -498,6 +508,10 @@ class Agent:
             self.done = True
             self.end = ("success" if self.info["success"] else
                         "death" if terminated else "step limit")
+
+    def _remember(self) -> None:
+        if self.view is not None and "semantic" in self.info and "player_pos" in self.info:
+            self.seen = remember_view(self.seen, self.info, self.view)
 
     def _succeeded(self, skill: str, start: int) -> str:
         self.counts["succeeded"] += 1

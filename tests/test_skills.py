@@ -16,7 +16,8 @@ from mcagent.errors import UserError
 from mcagent.skills.bc import BCArgs, train_bc
 from mcagent.skills.env import SkillEnv
 from mcagent.skills.evaluate import costs_document, deaths_cell, evaluate_skill
-from mcagent.skills.library import DIAMOND_CHAIN, SURVIVAL, GuardedSkill, skill_library
+from mcagent.skills.library import (DIAMOND_CHAIN, SURVIVAL, GuardedSkill, remember_view,
+                                    skill_library)
 from mcagent.skills.policy import SkillPolicy, load_policy, policy_config_for, save_policy
 from mcagent.skills.ppo import PPOArgs, gae, train_ppo
 from mcagent.skills.segments import (label_segments, read_segmentation, scan_segmentations)
@@ -240,13 +241,13 @@ def test_guarded_skills_succeed_from_their_start(library, name):
         assert info["skill_success"], (name, seed)
 
 
-def _clearing(env, seed=0):
+def _clearing(env, seed=0, radius=6):
     """A real Crafter world with grass all around the player (creatures taken away)."""
     env.reset(seed=seed)
     world, player = env.world, env.player
     x, y = player.pos
-    for dx in range(-6, 7):
-        for dy in range(-6, 7):
+    for dx in range(-radius, radius + 1):
+        for dy in range(-radius, radius + 1):
             cell = (x + dx, y + dy)
             obj = world[cell][1]
             if obj is not None and obj is not player:
@@ -298,6 +299,42 @@ def test_crafting_walks_to_the_cell_that_has_every_station_around(library):
     player.inventory.update(wood=1, coal=1, iron=1)
     _, _, _, _, info = env.step(env.action_names.index("noop"))
     assert GuardedSkill(library["make_iron_sword"]).act(info) is None
+
+
+def test_the_seen_map_keeps_what_left_the_view():
+    semantic = np.arange(20 * 20).reshape(20, 20) % 7
+    seen = remember_view(None, {"semantic": semantic, "player_pos": (5, 5)}, (4, 3))
+    assert (seen[1:10, 2:9] == semantic[1:10, 2:9]).all()
+    assert (seen[10:] == -1).all() and (seen[:, 9:] == -1).all() and (seen[0] == -1).all()
+    semantic = semantic + 1                          # the world changes where the player is now
+    seen = remember_view(seen, {"semantic": semantic, "player_pos": (12, 5)}, (4, 3))
+    assert (seen[8:17, 2:9] == semantic[8:17, 2:9]).all()
+    assert (seen[1:8, 2:9] == semantic[1:8, 2:9] - 1).all()    # as it was last seen
+
+
+def test_crafting_walks_back_to_a_table_it_remembers_out_of_view(library):
+    # The table stands eight cells to the right: out of the 9x7 view, so the guard
+    # alone fails; with the cells the agent saw on its way it walks back to it.
+    from mcagent.worlds.crafter_world import CrafterEnv
+
+    env = CrafterEnv(size=64, max_steps=10**6)
+    world, player, (x, y) = _clearing(env, radius=12)
+    world[(x + 8, y)] = "table"
+    player.inventory.update(wood=1, stone=1)
+    _, _, _, _, info = env.step(env.action_names.index("noop"))
+    craft = GuardedSkill(library["make_stone_pickaxe"])
+    assert craft.act(info) is None
+    view = (4, 3)
+    seen = remember_view(None, {**info, "player_pos": (x + 6, y)}, view)   # seen before
+    for _ in range(library["make_stone_pickaxe"].budget):
+        seen = remember_view(seen, info, view)
+        action = craft.act({**info, "seen": seen})
+        assert action is not None
+        _, _, _, _, info = env.step(env.action_names.index(action))
+        if info["inventory"]["stone_pickaxe"]:
+            break
+    assert info["inventory"]["stone_pickaxe"] == 1
+    assert abs(info["player_pos"][0] - (x + 8)) <= 1
 
 
 def test_guard_refuses_without_the_ingredients(library):

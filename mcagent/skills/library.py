@@ -273,32 +273,40 @@ def skill_library(graph: str | pathlib.Path | None = None, *,
 class GuardedSkill:
     """A crafting or placing skill: its one game action, taken when its preconditions hold.
 
-    The guard reads only what the player sees: the inventory, and the cells
-    around the player (the frame shows them). Crafter crafts only where every
-    station of the recipe lies in the 3x3 cells around the player (an iron
-    pickaxe needs the table and the furnace both there). A crafting skill whose
-    stations are in view but not all around the player walks, along walkable
-    cells within `reach`, to the nearest cell that has them all around it first:
-    the skill before may have wandered a few cells off. A placing skill first
-    gets to face a cell it may place on; a move turns the player only towards a
-    cell it cannot walk onto, so turning often means steps, and it searches for
-    the fewest, from a cell beside the stations its item is used with (a furnace
-    placed after a step away from the table would stand two cells from it, and
-    no cell would have both around it). `act` returns None when the guard fails:
-    the skill cannot run here, and the planner must supply what is missing.
+    The guard reads only what the player sees, or has seen: the inventory, and the
+    cells in `view` around the player (the frame shows them) or, given the agent's
+    memory of the episode's cells (`info["seen"]`, kept by `remember_view`), the
+    remembered cells up to `remembered_reach` from the player. Crafter crafts only
+    where every station of the recipe lies in the 3x3 cells around the player (an
+    iron pickaxe needs the table and the furnace both there). A crafting skill whose
+    stations are not all around the player walks, along walkable cells, to the
+    nearest cell that has them all around it first: the skill before may have
+    wandered off. A placing skill first gets to face a cell it may place on; a move
+    turns the player only towards a cell it cannot walk onto, so turning often
+    means steps, and it searches for the fewest, from a cell beside the stations its
+    item is used with (a furnace placed after a step away from the table would stand
+    two cells from it, and no cell would have both around it). `act` returns None
+    when the guard fails: the skill cannot run here, and the planner must supply
+    what is missing.
     """
 
     MOVES = {(-1, 0): "move_left", (1, 0): "move_right", (0, -1): "move_up", (0, 1): "move_down"}
 
     def __init__(self, spec: SkillSpec, rules: CrafterRules | None = None,
-                 reach: int | tuple[int, int] | None = None):
+                 view: int | tuple[int, int] | None = None,
+                 remembered_reach: int | tuple[int, int] | None = None):
         if spec.learned:
             raise ValueError(f"{spec.name} is a learned skill, not a guarded action")
         self.spec = spec
         self.rules = rules or crafter_rules()
         self.materials = (None, *self.rules.materials)
-        reach = load_settings()["crafting_reach"] if reach is None else reach
-        self.reach = (reach, reach) if isinstance(reach, int) else tuple(reach)
+        settings = load_settings()
+        self.view = _pair(settings["view"] if view is None else view)
+        self.remembered_reach = _pair(settings["remembered_reach"] if remembered_reach is None
+                                      else remembered_reach)
+
+    def _reach(self, info: Mapping) -> tuple[int, int]:
+        return self.remembered_reach if "seen" in info else self.view
 
     def guard(self, info: Mapping) -> bool:
         if not self.spec.holds_start(info["inventory"]):
@@ -331,15 +339,16 @@ class GuardedSkill:
         companions = {s for rule in self.rules.make.values() if placed in rule.nearby
                       for s in rule.nearby} - {placed}
         x0, y0 = info["player_pos"]
-        beside = {m for dx in range(-self.reach[0] - 1, self.reach[0] + 2)
-                  for dy in range(-self.reach[1] - 1, self.reach[1] + 2)
+        reach = self._reach(info)
+        beside = {m for dx in range(-reach[0] - 1, reach[0] + 2)
+                  for dy in range(-reach[1] - 1, reach[1] + 2)
                   if (m := self._material(info, x0 + dx, y0 + dy)) in companions}
         return self._search_facing(info, where, beside) or \
             self._search_facing(info, where, set()) or "noop"
 
     def _search_facing(self, info: Mapping, where, beside: set) -> str | None:
         x0, y0 = info["player_pos"]
-        walkable = self.rules.walkable
+        walkable, reach = self.rules.walkable, self._reach(info)
 
         def done(x, y, facing) -> bool:
             tx, ty = x + facing[0], y + facing[1]
@@ -358,7 +367,7 @@ class GuardedSkill:
                     return first[(x, y, facing)]
                 for (dx, dy), move in self.MOVES.items():
                     cx, cy = x + dx, y + dy
-                    if abs(cx - x0) > self.reach[0] or abs(cy - y0) > self.reach[1]:
+                    if abs(cx - x0) > reach[0] or abs(cy - y0) > reach[1]:
                         continue
                     walk = self._material(info, cx, cy) in walkable and not self._creature(info, cx, cy)
                     state = (cx, cy, (dx, dy)) if walk else (x, y, (dx, dy))
@@ -374,7 +383,7 @@ class GuardedSkill:
         move on: "noop" waits for one in the way) to a cell where they all are; None when no
         such cell can be walked to."""
         x0, y0 = info["player_pos"]
-        walkable = self.rules.walkable
+        walkable, reach = self.rules.walkable, self._reach(info)
         frontier, first = [(x0, y0)], {(x0, y0): "here"}
         while frontier:
             nxt = []
@@ -385,8 +394,8 @@ class GuardedSkill:
                     return first[(x, y)]
                 for (dx, dy), move in self.MOVES.items():
                     cell = (x + dx, y + dy)
-                    if cell in first or abs(cell[0] - x0) > self.reach[0] \
-                            or abs(cell[1] - y0) > self.reach[1]:
+                    if cell in first or abs(cell[0] - x0) > reach[0] \
+                            or abs(cell[1] - y0) > reach[1]:
                         continue
                     if self._material(info, *cell) in walkable or self._creature(info, *cell):
                         # A creature moves on: wait for it rather than walk into it.
@@ -397,13 +406,34 @@ class GuardedSkill:
         return None
 
     def _material(self, info, x, y):
-        semantic = info["semantic"]
+        semantic = info.get("seen", info["semantic"])
         if not (0 <= x < semantic.shape[0] and 0 <= y < semantic.shape[1]):
             return None
         value = int(semantic[x, y])
-        return self.materials[value] if value < len(self.materials) else None
+        return self.materials[value] if 0 <= value < len(self.materials) else None
 
     def _creature(self, info, x, y) -> bool:
-        semantic = info["semantic"]
+        semantic = info.get("seen", info["semantic"])
         return (0 <= x < semantic.shape[0] and 0 <= y < semantic.shape[1]
                 and int(semantic[x, y]) >= len(self.materials))
+
+
+def _pair(reach: int | tuple[int, int] | list[int]) -> tuple[int, int]:
+    return (reach, reach) if isinstance(reach, int) else (int(reach[0]), int(reach[1]))
+
+
+def remember_view(seen: np.ndarray | None, info: Mapping,
+                  view: int | tuple[int, int] | list[int]) -> np.ndarray:
+    """The episode's map as the player has seen it: `seen` (None at the episode's start,
+    when nothing is known: -1 everywhere) with the cells in `view` of the player now
+    (skills.yaml's `view`) copied from `info["semantic"]`. Out of view a cell keeps
+    what it showed last, creatures included (they may have moved on)."""
+    semantic = info["semantic"]
+    if seen is None:
+        seen = np.full(semantic.shape, -1, dtype=np.int16)
+    vx, vy = _pair(view)
+    x, y = (int(v) for v in info["player_pos"])
+    cols = slice(max(0, x - vx), min(semantic.shape[0], x + vx + 1))
+    rows = slice(max(0, y - vy), min(semantic.shape[1], y + vy + 1))
+    seen[cols, rows] = semantic[cols, rows]
+    return seen
