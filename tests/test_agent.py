@@ -168,6 +168,33 @@ def test_the_skills_packages_runners_drive_crafting_and_placing(graph, library, 
     assert {"place_table", "make_wood_pickaxe"} <= {e["skill"] for e in log.of("skill_succeeded")}
 
 
+def test_guarded_skills_get_the_cells_the_agent_has_seen(graph, library, tmp_path):
+    from mcagent.skills.runner import load_skill_set
+
+    class Spy:
+        def __init__(self, runner):
+            self.runner, self.seen = runner, []
+
+        def act(self, obs, info):
+            self.seen.append(info.get("seen"))
+            return self.runner.act(obs, info)
+
+    env = worlds.make("crafter", task="make_wood_pickaxe")
+    guarded = {name: Spy(r) for name, r in load_skill_set(library, tmp_path).items()}
+    policies = {**OracleSkills(library, env).runners(), **guarded}
+    agent = Agent(Planner(graph), library, policies)
+    assert agent.run(env, env.task, seed=SEED).success
+    [seen] = guarded["make_wood_pickaxe"].seen[-1:]
+    x, y = agent.info["player_pos"]
+    semantic = agent.info["semantic"]
+    # What the last frame showed is remembered as it is; what no frame showed is -1.
+    assert (seen[x - 4:x + 5, y - 3:y + 4] == semantic[x - 4:x + 5, y - 3:y + 4]).all()
+    assert (seen == -1).any() and (seen[seen != -1] == semantic[seen != -1]).mean() > 0.9
+    blind = Agent(Planner(graph), library, policies, remember=False)
+    assert blind.run(env, env.task, seed=SEED).success and blind.seen is None
+    assert guarded["make_wood_pickaxe"].seen[-1] is None
+
+
 def test_survival_interrupts_a_skill_when_drink_runs_low(graph, library):
     base = get_task("collect_diamond")
     task = dataclasses.replace(base, name="thirsty", initial_inventory={"drink": 3})

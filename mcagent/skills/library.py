@@ -302,8 +302,8 @@ class GuardedSkill:
         self.materials = (None, *self.rules.materials)
         settings = load_settings()
         self.view = _pair(settings["view"] if view is None else view)
-        self.remembered_reach = _pair(settings["remembered_reach"] if remembered_reach is None
-                                      else remembered_reach)
+        self.remembered_reach = _pair(settings["remembered_reach"][spec.kind]
+                                      if remembered_reach is None else remembered_reach)
 
     def _reach(self, info: Mapping) -> tuple[int, int]:
         return self.remembered_reach if "seen" in info else self.view
