@@ -192,7 +192,8 @@ class Agent:
         self.source, self.on_step = source, on_step
         self.hold_after = hold_after
         self.gather_ahead = gather_ahead
-        # The cells seen this episode, for the guarded skills (None: they see the view only).
+        # The view copied each step into `self.seen`, the episode's map of the cells seen,
+        # which the guarded skills walk through (None: no map; they see the view only).
         self.view = load_settings()["view"] if remember else None
 
     # -- one episode ---------------------------------------------------------------
