@@ -45,7 +45,8 @@ from typing import Any, TextIO
 
 from mcagent.planner import Planner, PlanNotFoundError, UnreachableError
 from mcagent.planner.semantics import is_nearby, nearby_after
-from mcagent.skills.library import SkillLibrary, load_settings, remember_view
+from mcagent.skills.library import (GuardedSkill, RememberedWalk, SkillLibrary, load_settings,
+                                    remember_view)
 from mcagent.worlds.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -186,7 +187,8 @@ class Agent:
     def __init__(self, planner: Planner, library: SkillLibrary, policies: Mapping[str, Any], *,
                  survival: Survival | None = Survival(), budgets: Mapping[str, int] | None = None,
                  source: str = "policies", hold_after: int = 3, gather_ahead: bool = True,
-                 remember: bool = True, on_step: Callable[..., None] | None = None):
+                 remember: bool = True, walk_to_seen: bool = True,
+                 on_step: Callable[..., None] | None = None):
         self.planner, self.library, self.policies = planner, library, policies
         self.survival, self.budgets = survival, dict(budgets or {})
         self.source, self.on_step = source, on_step
@@ -195,6 +197,10 @@ class Agent:
         # The view copied each step into `self.seen`, the episode's map of the cells seen,
         # which the guarded skills walk through (None: no map; they see the view only).
         self.view = load_settings()["view"] if remember else None
+        # Finding skills walk to a target seen this episode (RememberedWalk) before their
+        # learned policy explores; needs the memory.
+        self.walk_to_seen = walk_to_seen and remember
+        self.walks: dict[str, RememberedWalk] = {}
 
     # -- one episode ---------------------------------------------------------------
     def run(self, env, task: Task, seed: int | None = None,
@@ -202,6 +208,9 @@ class Agent:
         self.env, self.task, self.log = env, task, log_to or EpisodeLog()
         self.action_index = {name: i for i, name in enumerate(env.action_names)}
         self.semantic_ids = {name: i for i, name in enumerate(env.semantic_names) if name}
+        self.walks = {s.name: RememberedWalk(s, self.semantic_ids) for s in self.library
+                      if s.kind == "finding" and s.target in self.semantic_ids} \
+            if self.walk_to_seen else {}
         self.obs, self.info = env.reset(seed=seed)
         self.seen = None
         self._remember()
@@ -211,6 +220,7 @@ class Agent:
         self.current: str | None = None
         counts = {"run": 0, "succeeded": 0, "interrupts": 0, "replans": 0}
         self.counts = counts
+        self.last_failed: str | None = None     # the skill that failed last, if the last one did
         # For `achievements: all`: the achievement pursued now, and those put aside.
         self.goal: str | None = None
         self.on_hold: set[str] = set()
@@ -362,6 +372,8 @@ class Agent:
                                          dusk=self._dusk())
         if need is None:
             return self._serve_night()
+        if self._finishing():
+            return False
         vital, serve = need
         if not self.log.events or self.log.events[-1]["event"] != "interrupted":
             # Ran low between skills: the plan's next skill is what gets put off.
@@ -382,6 +394,32 @@ class Agent:
             if outcome != "succeeded" or self.info["inventory"][serve] >= self.survival.resume[serve]:
                 break
         return ran
+
+    def _finishing(self) -> bool:
+        """Whether a vital that ran low, none of them out, waits while the plan's next skill,
+        a crafting or placing one, runs now (a few steps): a drink fetched between the
+        furnace and the iron pickaxe beside it cost the pickaxe to the night's zombies. Not
+        after that skill failed: the vital comes first then."""
+        inventory = self.info["inventory"]
+        if (min(inventory[v] for v in ("drink", "food", "energy")) <= 0
+                or inventory["health"] <= self.survival.low["health"]):
+            return False
+        target, count = self._target()
+        if target is None:
+            return False
+        try:
+            plan = self.planner.replan(target, inventory, self.nearby, count=count)
+        except (UnreachableError, PlanNotFoundError):
+            return False
+        skill = plan.first.skill if plan.first is not None else None
+        if (skill is None or skill not in self.library or skill not in self.policies
+                or self.last_failed == skill):
+            return False
+        spec = self.library[skill]
+        if spec.kind not in ("crafting", "placing"):
+            return False
+        info = self.info if self.seen is None else {**self.info, "seen": self.seen}
+        return GuardedSkill(spec).act(info) not in (None, "noop")
 
     def shelter_possible(self) -> bool:
         name = self.survival.shelter if self.survival is not None else None
@@ -485,7 +523,11 @@ class Agent:
             info = self.info
             if guarded and self.seen is not None:
                 info = {**info, "seen": self.seen}
-            action = policy.act(self.obs, info) if hasattr(policy, "act") else policy(self.obs)
+            walk = (self.walks.get(skill) if self.seen is not None
+                    and not getattr(policy, "privileged", False) else None)
+            action = walk.act({**info, "seen": self.seen}) if walk is not None else None
+            if action is None:
+                action = policy.act(self.obs, info) if hasattr(policy, "act") else policy(self.obs)
             if action is None:
                 self._step("noop")  # the clock moves on, so a skill that cannot run never stalls
                 return self._failed(skill, start, "cannot run here (its guard failed)")
@@ -516,6 +558,7 @@ class Agent:
 
     def _succeeded(self, skill: str, start: int) -> str:
         self.counts["succeeded"] += 1
+        self.last_failed = None
         self.log.emit("skill_succeeded", self.info["step"], skill=skill,
                       steps=int(self.info["step"]) - start, inventory=_held(self.info["inventory"]))
         self._update_nearby(skill, succeeded=True)
@@ -538,6 +581,7 @@ class Agent:
         return None if threat is None or self.survival.threats[threat] == but else threat
 
     def _failed(self, skill: str, start: int, why: str) -> str:
+        self.last_failed = skill
         self.log.emit("skill_failed", self.info["step"], skill=skill, why=why,
                       steps=int(self.info["step"]) - start, inventory=_held(self.info["inventory"]))
         self._update_nearby(skill, succeeded=False)

@@ -86,6 +86,8 @@ class OracleSkills:
 class OracleRunner:
     """The `act(obs, info)` of one skill, shared state with its `OracleSkills`."""
 
+    privileged = True    # it sees the whole map: the agent's memory walks are not for it
+
     def __init__(self, oracle: OracleSkills, skill: str):
         self.oracle, self.skill = oracle, skill
         self.source = SOURCE

@@ -16,8 +16,8 @@ from mcagent.errors import UserError
 from mcagent.skills.bc import BCArgs, train_bc
 from mcagent.skills.env import SkillEnv
 from mcagent.skills.evaluate import costs_document, deaths_cell, evaluate_skill
-from mcagent.skills.library import (DIAMOND_CHAIN, SURVIVAL, GuardedSkill, remember_view,
-                                    skill_library)
+from mcagent.skills.library import (DIAMOND_CHAIN, SURVIVAL, GuardedSkill, RememberedWalk,
+                                    remember_view, skill_library)
 from mcagent.skills.policy import SkillPolicy, load_policy, policy_config_for, save_policy
 from mcagent.skills.ppo import PPOArgs, gae, train_ppo
 from mcagent.skills.segments import (label_segments, read_segmentation, scan_segmentations)
@@ -335,6 +335,63 @@ def test_crafting_walks_back_to_a_table_it_remembers_out_of_view(library):
             break
     assert info["inventory"]["stone_pickaxe"] == 1
     assert abs(info["player_pos"][0] - (x + 8)) <= 1
+
+
+def _walk(env, walk, seen_from, budget=30):
+    """Step a finding skill's memory walk in a real world, remembering what each frame
+    shows after `seen_from` was seen; the info after the skill's test held, or None when
+    the walk gave up (no remembered target reachable)."""
+    ids = {n: i for i, n in enumerate(env.semantic_names) if n}
+    _, _, _, _, info = env.step(env.action_names.index("noop"))
+    seen = remember_view(None, {**info, "player_pos": seen_from}, (4, 3))
+    for _ in range(budget):
+        seen = remember_view(seen, info, (4, 3))
+        action = walk.act({**info, "seen": seen})
+        if action is None:
+            return None
+        _, _, _, _, info = env.step(env.action_names.index(action))
+        if walk.spec.succeeded(info, ids):
+            return info
+    raise AssertionError(f"{walk.spec.name} did not reach its target in {budget} steps")
+
+
+@pytest.mark.parametrize("wall", [False, True])
+def test_a_finding_skill_walks_back_to_water_it_saw(library, wall):
+    # Water ten cells to the right, out of the 9x7 view: seen from eight cells right.
+    from mcagent.worlds.crafter_world import CrafterEnv
+
+    env = CrafterEnv(size=64, max_steps=10**6)
+    world, player, (x, y) = _clearing(env, radius=14)
+    world[(x + 10, y)] = "water"
+    if wall:                 # a stone wall across every remembered way: find_water cannot dig
+        for dy in range(-14, 15):
+            world[(x + 5, y + dy)] = "stone"
+    ids = {n: i for i, n in enumerate(env.semantic_names) if n}
+    walk = RememberedWalk(library["find_water"], ids)
+    info = _walk(env, walk, seen_from=(x + 8, y))
+    if wall:
+        assert info is None
+    else:
+        assert info is not None and info["player_pos"][0] >= x + 7
+
+
+@pytest.mark.parametrize("pickaxe", [True, False])
+def test_a_search_in_the_mountains_mines_its_way_to_coal_it_saw(library, pickaxe):
+    from mcagent.worlds.crafter_world import CrafterEnv
+
+    env = CrafterEnv(size=64, max_steps=10**6)
+    world, player, (x, y) = _clearing(env, radius=14)
+    world[(x + 10, y)] = "coal"
+    for dy in range(-14, 15):
+        world[(x + 5, y + dy)] = "stone"
+    player.inventory.update(wood_pickaxe=int(pickaxe))
+    ids = {n: i for i, n in enumerate(env.semantic_names) if n}
+    assert "do" in library["find_coal"].actions
+    info = _walk(env, RememberedWalk(library["find_coal"], ids), seen_from=(x + 8, y))
+    if pickaxe:              # through the wall: one stone mined
+        assert info is not None and info["inventory"]["stone"] == 1
+    else:
+        assert info is None
 
 
 def test_guard_refuses_without_the_ingredients(library):

@@ -10,13 +10,16 @@ rejects any it cannot run.
 
 Crafting and placing skills are single game actions guarded by their
 preconditions (`GuardedSkill`). Finding and manipulation skills are learned
-policies on the frame and the inventory (`mcagent.skills.policy`).
+policies on the frame and the inventory (`mcagent.skills.policy`); in the agent a
+finding skill first walks to a target the player has seen this episode
+(`RememberedWalk`, over the memory `remember_view` keeps).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import heapq
 import pathlib
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
@@ -416,6 +419,86 @@ class GuardedSkill:
         semantic = info.get("seen", info["semantic"])
         return (0 <= x < semantic.shape[0] and 0 <= y < semantic.shape[1]
                 and int(semantic[x, y]) >= len(self.materials))
+
+
+class RememberedWalk:
+    """A finding skill's way to a target the player has seen this episode.
+
+    Given the agent's memory of the cells it has seen (`info["seen"]`, kept by
+    `remember_view`), `act` gives the first action of a shortest way, through remembered
+    cells within `remembered_reach["finding"]` of the player, to a cell within the skill's
+    `nearby` of a remembered target: the learned policy explores for a target never seen,
+    and this walks back to one seen before (the water passed on the way to the trees, the
+    iron glimpsed while digging for coal). It reads only what the frames showed. A skill
+    whose actions hold `do` mines its way through what the tools held may mine (stone, for
+    a search in the mountains), a mined cell costing two steps: the turn or `do`, then the
+    move. A creature in the way of the first step is waited for (`noop`); out of view one
+    counts as open ground (it moves on). None when no remembered target can be reached.
+    """
+
+    MOVES = GuardedSkill.MOVES
+
+    def __init__(self, spec: SkillSpec, semantic_ids: Mapping[str, int],
+                 rules: CrafterRules | None = None, reach: int | tuple[int, int] | None = None):
+        if spec.kind != "finding" or spec.target is None:
+            raise ValueError(f"{spec.name} is not a finding skill")
+        rules = rules or crafter_rules()
+        self.spec = spec
+        self.target = semantic_ids[spec.target]
+        self.walkable = {semantic_ids[m] for m in rules.walkable if m in semantic_ids}
+        self.creatures = {semantic_ids[m] for m in MOBILE if m in semantic_ids}
+        # What may be mined on the way, with the tools it needs: what leaves walkable ground.
+        self.mineable = {semantic_ids[m]: dict(rule.require) for m, rule in rules.collect.items()
+                         if "do" in spec.actions and m in semantic_ids
+                         and rule.leaves in rules.walkable} if "do" in spec.actions else {}
+        self.reach = _pair(load_settings()["remembered_reach"]["finding"] if reach is None
+                           else reach)
+
+    def act(self, info: Mapping) -> str | None:
+        seen = info["seen"]
+        x0, y0 = (int(v) for v in info["player_pos"])
+        rx, ry = self.reach
+        x1, x2 = max(0, x0 - rx), min(seen.shape[0], x0 + rx + 1)
+        y1, y2 = max(0, y0 - ry), min(seen.shape[1], y0 + ry + 1)
+        window = seen[x1:x2, y1:y2]
+        targets = window == self.target
+        if not targets.any():
+            return None
+        # Cells within `nearby` of a remembered target: where the skill's test holds.
+        n, goal = self.spec.nearby, np.zeros_like(targets)
+        for tx, ty in np.argwhere(targets):
+            goal[max(0, tx - n):tx + n + 1, max(0, ty - n):ty + n + 1] = True
+        inventory = info["inventory"]
+        mine = {m for m, need in self.mineable.items()
+                if all(inventory[k] >= v for k, v in need.items())}
+        facing = tuple(int(v) for v in info["facing"])
+        start = (x0 - x1, y0 - y1)
+        best, first = {start: 0}, {start: None}
+        queue = [(0, start)]
+        while queue:
+            cost, cell = heapq.heappop(queue)
+            if cost > best[cell]:
+                continue
+            if goal[cell]:
+                return first[cell] or "noop"
+            for (dx, dy), move in self.MOVES.items():
+                nxt = (cell[0] + dx, cell[1] + dy)
+                if not (0 <= nxt[0] < window.shape[0] and 0 <= nxt[1] < window.shape[1]):
+                    continue
+                value = int(window[nxt])
+                if value in self.walkable or value in self.creatures:
+                    step, action = 1, move
+                    if cell == start and value in self.creatures:
+                        action = "noop"        # wait for it to move on
+                elif value in mine:
+                    step, action = 2, "do" if (dx, dy) == facing else move
+                else:
+                    continue
+                if cost + step < best.get(nxt, 10**9):
+                    best[nxt] = cost + step
+                    first[nxt] = action if cell == start else first[cell]
+                    heapq.heappush(queue, (cost + step, nxt))
+        return None
 
 
 def _pair(reach: int | tuple[int, int] | list[int]) -> tuple[int, int]:
