@@ -45,8 +45,7 @@ from typing import Any, TextIO
 
 from mcagent.planner import Planner, PlanNotFoundError, UnreachableError
 from mcagent.planner.semantics import is_nearby, nearby_after
-from mcagent.skills.library import (GuardedSkill, RememberedWalk, SkillLibrary, load_settings,
-                                    remember_view)
+from mcagent.skills.library import RememberedWalk, SkillLibrary, load_settings, remember_view
 from mcagent.worlds.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -220,7 +219,6 @@ class Agent:
         self.current: str | None = None
         counts = {"run": 0, "succeeded": 0, "interrupts": 0, "replans": 0}
         self.counts = counts
-        self.last_failed: str | None = None     # the skill that failed last, if the last one did
         # For `achievements: all`: the achievement pursued now, and those put aside.
         self.goal: str | None = None
         self.on_hold: set[str] = set()
@@ -372,8 +370,6 @@ class Agent:
                                          dusk=self._dusk())
         if need is None:
             return self._serve_night()
-        if self._finishing():
-            return False
         vital, serve = need
         if not self.log.events or self.log.events[-1]["event"] != "interrupted":
             # Ran low between skills: the plan's next skill is what gets put off.
@@ -394,32 +390,6 @@ class Agent:
             if outcome != "succeeded" or self.info["inventory"][serve] >= self.survival.resume[serve]:
                 break
         return ran
-
-    def _finishing(self) -> bool:
-        """Whether a vital that ran low, none of them out, waits while the plan's next skill,
-        a crafting or placing one, runs now (a few steps): a drink fetched between the
-        furnace and the iron pickaxe beside it cost the pickaxe to the night's zombies. Not
-        after that skill failed: the vital comes first then."""
-        inventory = self.info["inventory"]
-        if (min(inventory[v] for v in ("drink", "food", "energy")) <= 0
-                or inventory["health"] <= self.survival.low["health"]):
-            return False
-        target, count = self._target()
-        if target is None:
-            return False
-        try:
-            plan = self.planner.replan(target, inventory, self.nearby, count=count)
-        except (UnreachableError, PlanNotFoundError):
-            return False
-        skill = plan.first.skill if plan.first is not None else None
-        if (skill is None or skill not in self.library or skill not in self.policies
-                or self.last_failed == skill):
-            return False
-        spec = self.library[skill]
-        if spec.kind not in ("crafting", "placing"):
-            return False
-        info = self.info if self.seen is None else {**self.info, "seen": self.seen}
-        return GuardedSkill(spec).act(info) not in (None, "noop")
 
     def shelter_possible(self) -> bool:
         name = self.survival.shelter if self.survival is not None else None
@@ -558,7 +528,6 @@ class Agent:
 
     def _succeeded(self, skill: str, start: int) -> str:
         self.counts["succeeded"] += 1
-        self.last_failed = None
         self.log.emit("skill_succeeded", self.info["step"], skill=skill,
                       steps=int(self.info["step"]) - start, inventory=_held(self.info["inventory"]))
         self._update_nearby(skill, succeeded=True)
@@ -581,7 +550,6 @@ class Agent:
         return None if threat is None or self.survival.threats[threat] == but else threat
 
     def _failed(self, skill: str, start: int, why: str) -> str:
-        self.last_failed = skill
         self.log.emit("skill_failed", self.info["step"], skill=skill, why=why,
                       steps=int(self.info["step"]) - start, inventory=_held(self.info["inventory"]))
         self._update_nearby(skill, succeeded=False)

@@ -280,23 +280,6 @@ def test_trained_skills_plan_with_their_measured_costs(graph):
     assert skill_costs("expert", ROOT / "checkpoints" / "skills", graph) is None
 
 
-@pytest.mark.parametrize("drink, served_first", [(2, False), (0, True)])
-def test_a_craft_at_hand_goes_before_a_low_vital_not_before_one_run_out(graph, library, drink,
-                                                                         served_first):
-    base = get_task("make_wood_pickaxe_with_wood")
-    task = dataclasses.replace(base, name="thirsty", initial_inventory={"wood": 5, "drink": drink})
-    env = worlds.make("crafter", task=task, max_steps=300)
-    agent = Agent(Planner(graph), library, OracleSkills(library, env).runners())
-    log = EpisodeLog()
-    assert agent.run(env, task, seed=SEED, log_to=log).success
-    first = log.of("skill_started")[0]
-    if served_first:       # drink at 0 costs health: it is served before the table
-        assert first["reason"] == "survival:drink"
-    else:                  # drink at 2 waits for the table and the pickaxe, two steps
-        assert [(e["skill"], e["reason"]) for e in log.of("skill_started")] == [
-            ("place_table", "plan"), ("make_wood_pickaxe", "plan")]
-
-
 @pytest.mark.parametrize("walk", [True, False])
 def test_a_learned_search_walks_to_water_the_player_has_seen(graph, library, walk):
     # Seed 2 shows water four cells from the spawn, just beyond find_water's test (3). A
