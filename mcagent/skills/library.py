@@ -449,8 +449,8 @@ class RememberedWalk:
         self.creatures = {semantic_ids[m] for m in MOBILE if m in semantic_ids}
         # What may be mined on the way, with the tools it needs: what leaves walkable ground.
         self.mineable = {semantic_ids[m]: dict(rule.require) for m, rule in rules.collect.items()
-                         if "do" in spec.actions and m in semantic_ids
-                         and rule.leaves in rules.walkable} if "do" in spec.actions else {}
+                         if m in semantic_ids and rule.leaves in rules.walkable} \
+            if "do" in spec.actions else {}
         self.reach = _pair(load_settings()["remembered_reach"]["finding"] if reach is None
                            else reach)
 
@@ -466,8 +466,11 @@ class RememberedWalk:
             return None
         # Cells within `nearby` of a remembered target: where the skill's test holds.
         n, goal = self.spec.nearby, np.zeros_like(targets)
-        for tx, ty in np.argwhere(targets):
-            goal[max(0, tx - n):tx + n + 1, max(0, ty - n):ty + n + 1] = True
+        w, h = targets.shape
+        for dx in range(-n, n + 1):          # the targets, spread `nearby` cells each way
+            for dy in range(-n, n + 1):
+                goal[max(0, dx):w + min(0, dx), max(0, dy):h + min(0, dy)] |= \
+                    targets[max(0, -dx):w + min(0, -dx), max(0, -dy):h + min(0, -dy)]
         inventory = info["inventory"]
         mine = {m for m, need in self.mineable.items()
                 if all(inventory[k] >= v for k, v in need.items())}
