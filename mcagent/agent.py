@@ -7,7 +7,9 @@ it needed, since evidently they were not there). When the plan's next skill
 is a search, a collecting skill the plan runs later whose target is at hand
 runs first (`Agent._gather_ahead`). The agent remembers the cells it has seen
 this episode (`skills.library.remember_view`): crafting and placing walk back
-through them to a table the skill before wandered away from. A skill runs until its
+through them to a table the skill before wandered away from, and a finding skill
+walks to a target seen before (`skills.library.RememberedWalk`) ahead of its learned
+policy's search (not for a privileged runner, which sees the whole map). A skill runs until its
 success test (`SkillSpec.succeeded`) or its step budget. When health, food,
 drink or energy run low the current skill is interrupted and the library's
 survival skills run (`find_water`/`collect_drink`, `find_cow`/`eat_cow`,
