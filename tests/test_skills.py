@@ -637,3 +637,24 @@ def test_crafting_walks_up_to_a_station_in_view_and_fails_beyond(library):
     assert skill.act(info) in ("move_up", "move_down")
     grid[4, :] = materials.index("water")
     assert skill.act(info) is None                  # no way round: the guard fails
+
+
+def test_a_furnace_goes_where_the_table_is_after_mining_the_stone_in_the_way(library):
+    # A tunnel: the one walkable cell beside the table faces the table, stone, or a path
+    # cell it could face only by stepping onto it. Mining the stone above makes room.
+    from mcagent.worlds.crafter_world import CrafterEnv
+
+    env = CrafterEnv(size=64, max_steps=10**6)
+    world, player, (x, y) = _clearing(env, radius=6)
+    for dx in range(-5, 6):
+        for dy in range(-5, 6):
+            world[(x + dx, y + dy)] = "stone"
+    for dx in range(0, 4):                  # the tunnel runs right from the player
+        world[(x + dx, y)] = "path"
+    world[(x - 1, y)] = "table"
+    player.facing = (-1, 0)
+    player.inventory.update(stone=4, wood_pickaxe=1)
+    info = _play(env, GuardedSkill(library["place_furnace"]))
+    assert "place_furnace" in info["events"]
+    craft = GuardedSkill(library["make_iron_pickaxe"])
+    assert craft._to_stations(info) == "here"   # the table and the furnace around one cell

@@ -352,10 +352,17 @@ class GuardedSkill:
     def _search_facing(self, info: Mapping, where, beside: set) -> str | None:
         x0, y0 = info["player_pos"]
         walkable, reach = self.rules.walkable, self._reach(info)
+        # What the player may mine into a cell it may place on (stone leaves path): in a
+        # tunnel the one cell beside the table may face only stone.
+        inventory = info["inventory"]
+        minable = {m for m, rule in self.rules.collect.items()
+                   if rule.leaves in where and m not in where
+                   and all(inventory[k] >= v for k, v in rule.require.items())}
 
         def done(x, y, facing) -> bool:
             tx, ty = x + facing[0], y + facing[1]
-            if self._material(info, tx, ty) not in where or self._creature(info, tx, ty):
+            material = self._material(info, tx, ty)
+            if (material not in where and material not in minable) or self._creature(info, tx, ty):
                 return False
             around = {self._material(info, x + dx, y + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)}
             return beside <= around
@@ -367,6 +374,9 @@ class GuardedSkill:
             nxt = []
             for x, y, facing in frontier:
                 if done(x, y, facing):
+                    if (x, y, facing) == start and self._material(
+                            info, x + facing[0], y + facing[1]) in minable:
+                        return "do"          # mine it first; the place action comes next
                     return first[(x, y, facing)]
                 for (dx, dy), move in self.MOVES.items():
                     cx, cy = x + dx, y + dy
