@@ -284,7 +284,8 @@ class GuardedSkill:
     iron pickaxe needs the table and the furnace both there). A crafting skill whose
     stations are not all around the player walks, along walkable cells, to the
     nearest cell that has them all around it first: the skill before may have
-    wandered off. A placing skill first gets to face a cell it may place on; a move
+    wandered off. A placing skill first gets to face a cell it may place on (or mine,
+    with `do`, into one: stone leaves path); a move
     turns the player only towards a cell it cannot walk onto, so turning often
     means steps, and it searches for the fewest, from a cell beside the stations its
     item is used with (a furnace placed after a step away from the table would stand
