@@ -599,13 +599,8 @@ class ExpertPlayer:
 
     # -- movement and interaction ---------------------------------------------------
     def _minable_materials(self) -> list[str]:
-        found = []
-        for material, rule in self.rules.collect.items():
-            if material in ("water", "grass"):
-                continue
-            if all(self.inv[t] >= n for t, n in rule.require.items()):
-                found.append(material)
-        return found
+        # Water leaves water (not walkable); grass is walked on, not mined.
+        return [m for m in self.rules.minable(self.inv, self.rules.walkable) if m != "grass"]
 
     def _distances(self, avoid=()):
         cost = np.full(self.material.shape, INF)

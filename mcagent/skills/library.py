@@ -355,10 +355,7 @@ class GuardedSkill:
         walkable, reach = self.rules.walkable, self._reach(info)
         # What the player may mine into a cell it may place on (stone leaves path): in a
         # tunnel the one cell beside the table may face only stone.
-        inventory = info["inventory"]
-        minable = {m for m, rule in self.rules.collect.items()
-                   if rule.leaves in where and m not in where
-                   and all(inventory[k] >= v for k, v in rule.require.items())}
+        minable = set(self.rules.minable(info["inventory"], where)) - set(where)
 
         def done(x, y, facing) -> bool:
             tx, ty = x + facing[0], y + facing[1]
@@ -453,15 +450,12 @@ class RememberedWalk:
                  rules: CrafterRules | None = None, reach: int | tuple[int, int] | None = None):
         if spec.kind != "finding" or spec.target is None:
             raise ValueError(f"{spec.name} is not a finding skill")
-        rules = rules or crafter_rules()
-        self.spec = spec
+        self.rules = rules or crafter_rules()
+        self.spec, self.ids = spec, semantic_ids
         self.target = semantic_ids[spec.target]
-        self.walkable = {semantic_ids[m] for m in rules.walkable if m in semantic_ids}
+        self.walkable = {semantic_ids[m] for m in self.rules.walkable if m in semantic_ids}
         self.creatures = {semantic_ids[m] for m in MOBILE if m in semantic_ids}
-        # What may be mined on the way, with the tools it needs: what leaves walkable ground.
-        self.mineable = {semantic_ids[m]: dict(rule.require) for m, rule in rules.collect.items()
-                         if m in semantic_ids and rule.leaves in rules.walkable} \
-            if "do" in spec.actions else {}
+        self.digs = "do" in spec.actions
         self.reach = _pair(load_settings()["remembered_reach"]["finding"] if reach is None
                            else reach)
 
@@ -482,9 +476,9 @@ class RememberedWalk:
             for dy in range(-n, n + 1):
                 goal[max(0, dx):w + min(0, dx), max(0, dy):h + min(0, dy)] |= \
                     targets[max(0, -dx):w + min(0, -dx), max(0, -dy):h + min(0, -dy)]
-        inventory = info["inventory"]
-        mine = {m for m, need in self.mineable.items()
-                if all(inventory[k] >= v for k, v in need.items())}
+        # What may be mined on the way with the tools held: what leaves walkable ground.
+        mine = {self.ids[m] for m in self.rules.minable(info["inventory"], self.rules.walkable)
+                if m in self.ids} if self.digs else set()
         facing = tuple(int(v) for v in info["facing"])
         start = (x0 - x1, y0 - y1)
         best, first = {start: 0}, {start: None}

@@ -70,6 +70,12 @@ class CrafterRules:
         spent = {i for r in (*self.place.values(), *self.make.values()) for i in r.uses}
         return tuple(i for i in self.make if i not in spent)
 
+    def minable(self, inventory: Mapping[str, int], into) -> tuple[str, ...]:
+        """The materials `do` mines with the tools `inventory` holds that leave one of
+        `into` (stone leaves path), in the collect table's order."""
+        return tuple(m for m, rule in self.collect.items() if rule.leaves in into
+                     and all(inventory[k] >= v for k, v in rule.require.items()))
+
 
 def _counts(raw: object, where: str, items: Mapping[str, ItemInfo]) -> dict[str, int]:
     raw = raw or {}
