@@ -41,7 +41,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -77,10 +77,12 @@ class Survival:
         default_factory=lambda: {"drink": ("find_water", "collect_drink"),
                                  "food": ("find_cow", "eat_cow"),
                                  "energy": (None, "wake_up")})
-    # Creatures to fight when one comes this close (Chebyshev cells), and the skill that does.
+    # Creatures to fight, the skill that does, and how close (Chebyshev cells) one comes
+    # before the fight. A creature whose skill has no policy is not fought.
     threats: Mapping[str, str] = dataclasses.field(
         default_factory=lambda: {"zombie": "defeat_zombie"})
-    threat_range: int = 1
+    threat_range: Mapping[str, int] = dataclasses.field(
+        default_factory=lambda: {"zombie": 1})
     # The night: shelter once the light falls below `dusk` (or is below `dark`), stay in
     # until it has risen above `dawn`. Zombies crowd the grass in the dark and do 7
     # damage to a sleeper (2 otherwise). None: no shelter.
@@ -95,13 +97,17 @@ class Survival:
         return light < self.dark or (falling and light < self.dusk) or \
             (not falling and light < self.dawn and light < 0.5 * (self.dusk + self.dawn))
 
-    def threat(self, info: Mapping, semantic_ids: Mapping[str, int]) -> str | None:
+    def threat(self, info: Mapping, semantic_ids: Mapping[str, int],
+               fought: Container[str] | None = None) -> str | None:
         """The creature to fight now, or None (read from the map around the player: the frame
-        shows the same cells, but a learned agent would need a detector for it)."""
+        shows the same cells, but a learned agent would need a detector for it). `fought`:
+        the creatures there is a skill for (default all)."""
         x, y = info["player_pos"]
-        r = self.threat_range
-        window = info["semantic"][max(0, x - r):x + r + 1, max(0, y - r):y + r + 1]
         for creature in self.threats:
+            if fought is not None and creature not in fought:
+                continue
+            r = self.threat_range.get(creature, 1)
+            window = info["semantic"][max(0, x - r):x + r + 1, max(0, y - r):y + r + 1]
             if (window == semantic_ids[creature]).any():
                 return creature
         return None
@@ -431,6 +437,7 @@ class Agent:
                                           interruptible=False)
                 if outcome == "failed":
                     self.shelter_again_at = self.info["step"] + 30
+                if outcome != "succeeded":     # failed, or stopped for a zombie at hand
                     return True
             self.sheltered = True
             if self.info["inventory"]["energy"] < 9 and "wake_up" in self.policies:
@@ -548,7 +555,8 @@ class Agent:
         skill running, is the one that fights it)."""
         if self.survival is None or (self.sheltered and self._enclosed()):
             return None
-        threat = self.survival.threat(self.info, self.semantic_ids)
+        fought = {c for c, skill in self.survival.threats.items() if skill in self.policies}
+        threat = self.survival.threat(self.info, self.semantic_ids, fought)
         return None if threat is None or self.survival.threats[threat] == but else threat
 
     def _failed(self, skill: str, start: int, why: str) -> str:

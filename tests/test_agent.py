@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import pathlib
 
+import numpy as np
 import pytest
 
 from mcagent import worlds
@@ -293,3 +294,41 @@ def test_a_learned_search_walks_to_water_the_player_has_seen(graph, library, wal
     if walk:
         [found] = [e for e in log.of("skill_succeeded") if e["skill"] == "find_water"]
         assert found["steps"] <= 3
+
+
+def test_a_shelter_stopped_by_a_zombie_is_not_slept_in(graph, library):
+    # A shelter skill that never builds: on the grass at night a zombie comes and stops it.
+    # The agent fights, then tries the shelter again; it never lies down outside one
+    # (a zombie does 7 damage to a sleeper).
+    env = worlds.make("crafter", task="crafter_score", max_steps=260)
+    policies = {**OracleSkills(library, env).runners(), "build_shelter": lambda obs: "noop"}
+    agent = Agent(Planner(graph), library, policies)
+    log = EpisodeLog()
+    agent.run(env, env.task, seed=6, log_to=log)
+    stopped = [e for e in log.of("interrupted") if e.get("skill") == "build_shelter"]
+    assert stopped and stopped[0]["threat"] == "zombie"
+    assert not [e for e in log.of("skill_started")
+                if e["skill"] == "wake_up" and e["reason"] == "survival:night"]
+
+
+def test_threats_have_a_range_each_and_need_a_skill_to_be_fought():
+    env = worlds.make("crafter", task="collect_wood")
+    _, info = env.reset(seed=3)
+    from crafter import objects
+    x, y = info["player_pos"]
+    spot = next((x + dx, y + dy) for dx, dy in ((2, 0), (-2, 0), (0, 2), (0, -2))
+                if env.world[(x + dx, y + dy)][1] is None
+                and env.world[(x + dx, y + dy)][0] in ("grass", "sand", "path"))
+    env.world.add(objects.Skeleton(env.world, spot, env.player))
+    _, _, _, _, info = env.step(env.action_names.index("noop"))
+    ids = {name: i for i, name in enumerate(env.semantic_names) if name}
+    x, y = info["player_pos"]
+    reach = min(max(abs(sx - x), abs(sy - y))
+                for sx, sy in np.argwhere(info["semantic"] == ids["skeleton"]))
+    assert 1 < reach <= 3          # the skeleton may have stepped once
+    fights = {"zombie": "defeat_zombie", "skeleton": "defeat_skeleton"}
+    assert Survival(threats=fights, threat_range={"skeleton": 3}).threat(info, ids) == "skeleton"
+    assert Survival(threats=fights, threat_range={"skeleton": 1}).threat(info, ids) is None
+    assert Survival(threats=fights, threat_range={"skeleton": 3}).threat(
+        info, ids, fought={"zombie"}) is None
+    assert Survival().threat(info, ids) is None   # the default fights zombies only
