@@ -34,24 +34,13 @@ from collections.abc import Mapping
 import gymnasium as gym
 import numpy as np
 
-from mcagent.skills.library import SkillSpec, load_settings, target_distance
+from mcagent.skills.library import SkillSpec, load_settings, target_distance, within
 from mcagent.worlds.crafter_world import CrafterEnv
 from mcagent.worlds.rules import VITALS
 
 MAX_SHAPED_DISTANCE = 20  # beyond this, moving closer earns nothing: the target is out of reach
 START_TRIES = 8
 DAY_LENGTH = 300          # Crafter's day: daylight is a function of the step modulo this
-
-
-def _within(mask: np.ndarray, distance: int) -> np.ndarray:
-    """Cells within `distance` (Chebyshev) of a True cell of `mask`."""
-    padded = np.pad(mask, distance)
-    out = np.zeros_like(mask)
-    w, h = mask.shape
-    for dx in range(2 * distance + 1):
-        for dy in range(2 * distance + 1):
-            out |= padded[dx:dx + w, dy:dy + h]
-    return out
 
 
 def _open_cells(info: Mapping, walkable: np.ndarray) -> int:
@@ -230,10 +219,10 @@ class SkillEnv(gym.Env):
         """A finding start on a random walkable cell, one the player could have walked to
         from where it spawned, with the target out of range (and next to a cell of `near`)."""
         semantic = info["semantic"]
-        in_range = _within(semantic == self._target, self.spec.nearby)
+        in_range = within(semantic == self._target, self.spec.nearby)
         reach = _reachable(np.isin(semantic, self._walkable), info["player_pos"])
         if near is not None:
-            reach &= _within(semantic == near, 1)
+            reach &= within(semantic == near, 1)
         cells = np.argwhere(reach & ~in_range)
         if not len(cells):
             return False

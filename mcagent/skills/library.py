@@ -470,12 +470,7 @@ class RememberedWalk:
         if not targets.any():
             return None
         # Cells within `nearby` of a remembered target: where the skill's test holds.
-        n, goal = self.spec.nearby, np.zeros_like(targets)
-        w, h = targets.shape
-        for dx in range(-n, n + 1):          # the targets, spread `nearby` cells each way
-            for dy in range(-n, n + 1):
-                goal[max(0, dx):w + min(0, dx), max(0, dy):h + min(0, dy)] |= \
-                    targets[max(0, -dx):w + min(0, -dx), max(0, -dy):h + min(0, -dy)]
+        goal = within(targets, self.spec.nearby)
         # What may be mined on the way with the tools held: what leaves walkable ground.
         mine = {self.ids[m] for m in self.rules.minable(info["inventory"], self.rules.walkable)
                 if m in self.ids} if self.digs else set()
@@ -507,6 +502,17 @@ class RememberedWalk:
                     first[nxt] = action if cell == start else first[cell]
                     heapq.heappush(queue, (cost + step, nxt))
         return None
+
+
+def within(mask: np.ndarray, distance: int) -> np.ndarray:
+    """Cells within `distance` (Chebyshev) of a True cell of `mask`."""
+    padded = np.pad(mask, distance)
+    out = np.zeros_like(mask)
+    w, h = mask.shape
+    for dx in range(2 * distance + 1):
+        for dy in range(2 * distance + 1):
+            out |= padded[dx:dx + w, dy:dy + h]
+    return out
 
 
 def _pair(reach: int | tuple[int, int] | list[int]) -> tuple[int, int]:
