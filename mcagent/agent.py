@@ -208,6 +208,7 @@ class Agent:
         # learned policy explores; needs the memory.
         self.walk_to_seen = walk_to_seen and remember
         self.walks: dict[str, RememberedWalk] = {}
+        self.fought: set[str] = set()      # set per episode in run()
 
     # -- one episode ---------------------------------------------------------------
     def run(self, env, task: Task, seed: int | None = None,
@@ -218,6 +219,9 @@ class Agent:
         self.walks = {s.name: RememberedWalk(s, self.semantic_ids) for s in self.library
                       if s.kind == "finding" and s.target in self.semantic_ids} \
             if self.walk_to_seen else {}
+        # The creatures the survival layer fights: those whose skill has a policy.
+        self.fought = {c for c, skill in self.survival.threats.items()
+                       if skill in self.policies} if self.survival is not None else set()
         self.obs, self.info = env.reset(seed=seed)
         self.seen = None
         self._remember()
@@ -555,8 +559,7 @@ class Agent:
         skill running, is the one that fights it)."""
         if self.survival is None or (self.sheltered and self._enclosed()):
             return None
-        fought = {c for c, skill in self.survival.threats.items() if skill in self.policies}
-        threat = self.survival.threat(self.info, self.semantic_ids, fought)
+        threat = self.survival.threat(self.info, self.semantic_ids, self.fought)
         return None if threat is None or self.survival.threats[threat] == but else threat
 
     def _failed(self, skill: str, start: int, why: str) -> str:
