@@ -8,8 +8,10 @@ is a search, a collecting skill the plan runs later whose target is at hand
 runs first (`Agent._gather_ahead`). The agent remembers the cells it has seen
 this episode (`skills.library.remember_view`): crafting and placing walk back
 through them to a table the skill before wandered away from, and a finding skill
-walks to a target seen before (`skills.library.RememberedWalk`) ahead of its learned
-policy's search (not for a privileged runner, which sees the whole map). A skill runs until its
+walks to a target seen before (`skills.library.RememberedWalk`) and, for a target
+never seen, to the nearest unseen cell of the memory (`RememberedWalk.explore`, after
+`skills.yaml`'s `explore.after` steps of the learned policy's search; not for a
+privileged runner, which sees the whole map). A skill runs until its
 success test (`SkillSpec.succeeded`) or its step budget. When health, food,
 drink or energy run low the current skill is interrupted and the library's
 survival skills run (`find_water`/`collect_drink`, `find_cow`/`eat_cow`,
@@ -208,6 +210,11 @@ class Agent:
         # learned policy explores; needs the memory.
         self.walk_to_seen = walk_to_seen and remember
         self.walks: dict[str, RememberedWalk] = {}
+        # A finding skill whose target was never seen explores the memory's frontier
+        # (RememberedWalk.explore) once its learned policy has run `after` steps.
+        explore = load_settings()["explore"]
+        self.explore_after: int | None = explore["after"] if self.walk_to_seen else None
+        self.explore_prefer: dict[str, str] = dict(explore.get("prefer") or {})
         self.fought: set[str] = set()      # set per episode in run()
 
     # -- one episode ---------------------------------------------------------------
@@ -509,6 +516,10 @@ class Agent:
             walk = (self.walks.get(skill) if self.seen is not None
                     and not getattr(policy, "privileged", False) else None)
             action = walk.act({**info, "seen": self.seen}) if walk is not None else None
+            if (action is None and walk is not None and self.explore_after is not None
+                    and int(self.info["step"]) - start >= self.explore_after):
+                action = walk.explore({**info, "seen": self.seen},
+                                      prefer=self.explore_prefer.get(skill))
             if action is None:
                 action = policy.act(self.obs, info) if hasattr(policy, "act") else policy(self.obs)
             if action is None:

@@ -394,6 +394,53 @@ def test_a_search_in_the_mountains_mines_its_way_to_coal_it_saw(library, pickaxe
         assert info is None
 
 
+def test_exploring_the_memory_finds_coal_out_of_sight(library):
+    # Coal twelve cells right of the player, out of its 9x7 view: the walk explores the
+    # unseen cells nearest to it until the coal is seen, then walks to it.
+    from mcagent.worlds.crafter_world import CrafterEnv
+
+    env = CrafterEnv(size=64, max_steps=10**6)
+    world, player, (x, y) = _clearing(env, radius=14)
+    world[(x + 12, y)] = "coal"
+    player.inventory.update(wood_pickaxe=1)
+    ids = {n: i for i, n in enumerate(env.semantic_names) if n}
+    walk = RememberedWalk(library["find_coal"], ids)
+    _, _, _, _, info = env.step(env.action_names.index("noop"))
+    seen, explored = None, 0
+    for _ in range(60):
+        seen = remember_view(seen, info, (4, 3))
+        action = walk.act({**info, "seen": seen})
+        if action is None:
+            action = walk.explore({**info, "seen": seen})
+            explored += 1
+        assert action is not None
+        _, _, _, _, info = env.step(env.action_names.index(action))
+        if walk.spec.succeeded(info, ids):
+            break
+    assert walk.spec.succeeded(info, ids) and explored > 0
+
+
+@pytest.mark.parametrize("prefer", [None, "stone"])
+def test_exploring_prefers_unseen_cells_by_remembered_stone(library, prefer):
+    # A stone wall four cells right, at the view's edge: the nearest unseen cells are up
+    # and down (4 steps); past the wall they cost 6 (a cell mined), less the bonus for the
+    # stone around them when stone is preferred.
+    from mcagent.worlds.crafter_world import CrafterEnv
+
+    env = CrafterEnv(size=64, max_steps=10**6)
+    world, player, (x, y) = _clearing(env, radius=14)
+    for dy in range(-14, 15):
+        world[(x + 4, y + dy)] = "stone"
+    player.inventory.update(wood_pickaxe=1)
+    ids = {n: i for i, n in enumerate(env.semantic_names) if n}
+    walk = RememberedWalk(library["find_iron"], ids)
+    _, _, _, _, info = env.step(env.action_names.index("noop"))
+    seen = remember_view(None, info, (4, 3))
+    action = walk.explore({**info, "seen": seen}, prefer=prefer)
+    assert (action == "move_right") == (prefer == "stone")
+    assert action in ("move_right", "move_up", "move_down")
+
+
 def test_guard_refuses_without_the_ingredients(library):
     spec = library["make_wood_pickaxe"]
     env = SkillEnv(spec)

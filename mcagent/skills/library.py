@@ -12,7 +12,8 @@ Crafting and placing skills are single game actions guarded by their
 preconditions (`GuardedSkill`). Finding and manipulation skills are learned
 policies on the frame and the inventory (`mcagent.skills.policy`); in the agent a
 finding skill first walks to a target the player has seen this episode
-(`RememberedWalk`, over the memory `remember_view` keeps).
+(`RememberedWalk`, over the memory `remember_view` keeps), and explores the
+unseen cells of that memory for one never seen (`RememberedWalk.explore`).
 """
 
 from __future__ import annotations
@@ -460,36 +461,70 @@ class RememberedWalk:
                            else reach)
 
     def act(self, info: Mapping) -> str | None:
-        seen = info["seen"]
-        x0, y0 = (int(v) for v in info["player_pos"])
-        rx, ry = self.reach
-        x1, x2 = max(0, x0 - rx), min(seen.shape[0], x0 + rx + 1)
-        y1, y2 = max(0, y0 - ry), min(seen.shape[1], y0 + ry + 1)
-        window = seen[x1:x2, y1:y2]
+        """The first step towards a remembered target; None when none can be reached."""
+        seen, window, start, (x1, y1) = self._window(info)
         targets = window == self.target
         if not targets.any():
             return None
         # Cells within `nearby` of a remembered target: where the skill's test holds.
         goal = within(targets, self.spec.nearby)
+        best, first = self._search(info, window, start, stop=goal, unseen=False)
+        reached = [cell for cell in best if goal[cell]]
+        return (first[reached[0]] or "noop") if reached else None
+
+    def explore(self, info: Mapping, prefer: str | None = None) -> str | None:
+        """The first step towards the unseen cell that is cheapest to reach (a frontier of
+        the memory), less a bonus for remembered `prefer` cells around it (stone: iron,
+        coal and diamonds lie in the mountains). None when no unseen cell is in reach."""
+        seen, window, start, _ = self._window(info)
+        unseen = window < 0
+        if not unseen.any():
+            return None
+        best, first = self._search(info, window, start, stop=None, unseen=True)
+        frontier = [cell for cell in best if unseen[cell]]
+        if not frontier:
+            return None
+        bonus = np.zeros(window.shape)
+        if prefer is not None and prefer in self.ids:
+            near = _box_sum(window == self.ids[prefer], 3)
+            bonus = 0.5 * np.minimum(near, 12)
+        goal = min(frontier, key=lambda cell: (best[cell] - bonus[cell], cell))
+        return first[goal] or "noop"
+
+    def _window(self, info: Mapping):
+        seen = info["seen"]
+        x0, y0 = (int(v) for v in info["player_pos"])
+        rx, ry = self.reach
+        x1, x2 = max(0, x0 - rx), min(seen.shape[0], x0 + rx + 1)
+        y1, y2 = max(0, y0 - ry), min(seen.shape[1], y0 + ry + 1)
+        return seen, seen[x1:x2, y1:y2], (x0 - x1, y0 - y1), (x1, y1)
+
+    def _search(self, info: Mapping, window: np.ndarray, start, stop: np.ndarray | None,
+                unseen: bool):
+        """Shortest ways from `start` through the remembered `window` (Dijkstra): the cost
+        of each cell reached and the first action of its way. With `stop`, the search ends
+        at the first cell of `stop` reached; with `unseen`, unseen cells (-1) are reached
+        but never crossed (the player sees the cells around it: it never steps into one)."""
         # What may be mined on the way with the tools held: what leaves walkable ground.
         mine = {self.ids[m] for m in self.rules.minable(info["inventory"], self.rules.walkable)
                 if m in self.ids} if self.digs else set()
         facing = tuple(int(v) for v in info["facing"])
-        start = (x0 - x1, y0 - y1)
         best, first = {start: 0}, {start: None}
         queue = [(0, start)]
         while queue:
             cost, cell = heapq.heappop(queue)
             if cost > best[cell]:
                 continue
-            if goal[cell]:
-                return first[cell] or "noop"
+            if stop is not None and stop[cell]:
+                return {cell: cost}, {cell: first[cell]}
+            if window[cell] < 0 and cell != start:
+                continue
             for (dx, dy), move in self.MOVES.items():
                 nxt = (cell[0] + dx, cell[1] + dy)
                 if not (0 <= nxt[0] < window.shape[0] and 0 <= nxt[1] < window.shape[1]):
                     continue
                 value = int(window[nxt])
-                if value in self.walkable or value in self.creatures:
+                if value in self.walkable or value in self.creatures or (unseen and value < 0):
                     step, action = 1, move
                     if cell == start and value in self.creatures:
                         action = "noop"        # wait for it to move on
@@ -501,7 +536,18 @@ class RememberedWalk:
                     best[nxt] = cost + step
                     first[nxt] = action if cell == start else first[cell]
                     heapq.heappush(queue, (cost + step, nxt))
-        return None
+        return ({}, {}) if stop is not None else (best, first)
+
+
+def _box_sum(mask: np.ndarray, radius: int) -> np.ndarray:
+    """How many True cells of `mask` lie within `radius` (Chebyshev) of each cell."""
+    padded = np.pad(mask.astype(np.int32), radius)
+    out = np.zeros(mask.shape, np.int32)
+    w, h = mask.shape
+    for dx in range(2 * radius + 1):
+        for dy in range(2 * radius + 1):
+            out += padded[dx:dx + w, dy:dy + h]
+    return out
 
 
 def within(mask: np.ndarray, distance: int) -> np.ndarray:
