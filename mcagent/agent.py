@@ -213,7 +213,7 @@ class Agent:
         # A finding skill whose target was never seen explores the memory's frontier
         # (RememberedWalk.explore) once its learned policy has run `after` steps.
         explore = load_settings()["explore"]
-        self.explore_after: int | None = explore["after"] if self.walk_to_seen else None
+        self.explore_after: int | None = explore["after"]
         self.explore_prefer: dict[str, str] = dict(explore.get("prefer") or {})
         self.fought: set[str] = set()      # set per episode in run()
 
@@ -515,11 +515,13 @@ class Agent:
                 info = {**info, "seen": self.seen}
             walk = (self.walks.get(skill) if self.seen is not None
                     and not getattr(policy, "privileged", False) else None)
-            action = walk.act({**info, "seen": self.seen}) if walk is not None else None
-            if (action is None and walk is not None and self.explore_after is not None
-                    and int(self.info["step"]) - start >= self.explore_after):
-                action = walk.explore({**info, "seen": self.seen},
-                                      prefer=self.explore_prefer.get(skill))
+            action = None
+            if walk is not None:
+                remembered = {**info, "seen": self.seen}
+                action = walk.act(remembered)
+                if (action is None and self.explore_after is not None
+                        and int(self.info["step"]) - start >= self.explore_after):
+                    action = walk.explore(remembered, prefer=self.explore_prefer.get(skill))
             if action is None:
                 action = policy.act(self.obs, info) if hasattr(policy, "act") else policy(self.obs)
             if action is None:

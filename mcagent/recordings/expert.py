@@ -23,6 +23,7 @@ import logging
 import numpy as np
 
 from mcagent.recordings.navigation import INF, NEIGHBOURS, dijkstra, min_neighbour, path_to
+from mcagent.skills.library import box_count
 
 log = logging.getLogger(__name__)
 
@@ -351,7 +352,7 @@ class ExpertPlayer:
         dist, _ = self._distances()
         diggable = {self.ids[m] for m in self._minable_materials()}
         # Skeletons live in tunnels (path); water makes a wall one can drink from.
-        tunnels = _box_count(self.known & (self.material == self.ids["path"]), 3)
+        tunnels = box_count(self.known & (self.material == self.ids["path"]), 3)
         skeletons = self.creatures["skeleton"]
         stones = self.inv["stone"]
         best, best_cost = None, INF
@@ -717,7 +718,7 @@ class ExpertPlayer:
         score = dist.copy()
         score[~frontier] = INF
         if prefer is not None:
-            near = _box_count(self.known & (self.material == self.ids[prefer]), 3)
+            near = box_count(self.known & (self.material == self.ids[prefer]), 3)
             score = score - 0.5 * np.minimum(near, 12)
         target = np.unravel_index(np.argmin(score), score.shape)
         path = path_to(prev, (int(target[0]), int(target[1])))
@@ -746,7 +747,7 @@ class ExpertPlayer:
         """The nearest standing cell with every station in its 3x3 neighbourhood."""
         ok = None
         for station in stations:
-            near = _box_count(self.known & (self.material == self.ids[station]), 1) > 0
+            near = box_count(self.known & (self.material == self.ids[station]), 1) > 0
             ok = near if ok is None else ok & near
         ok = ok & self.walkable_ids[self.material] & self.known
         if not ok.any():
@@ -768,7 +769,7 @@ class ExpertPlayer:
         ahead = _add(self.pos, facing)
         stand_ok = np.ones(self.material.shape, bool)
         for station in near:
-            stand_ok &= _box_count(self.known & (self.material == self.ids[station]), 1) > 0
+            stand_ok &= box_count(self.known & (self.material == self.ids[station]), 1) > 0
         if self._inside(ahead) and where[self.material[ahead]] and self._cell_free(ahead) \
                 and stand_ok[self.pos] and self.known[ahead]:
             return f"place_{item}", skill
@@ -842,15 +843,3 @@ def _add(a, b):
 
 def _sub(a, b):
     return (a[0] - b[0], a[1] - b[1])
-
-
-def _box_count(mask: np.ndarray, r: int) -> np.ndarray:
-    """How many cells of `mask` lie in the (2r+1)^2 box around each cell."""
-    w, h = mask.shape
-    padded = np.zeros((w + 2 * r, h + 2 * r), np.int64)
-    padded[r:r + w, r:r + h] = mask
-    integral = padded.cumsum(0).cumsum(1)
-    integral = np.pad(integral, ((1, 0), (1, 0)))
-    k = 2 * r + 1
-    return (integral[k:k + w, k:k + h] - integral[0:w, k:k + h]
-            - integral[k:k + w, 0:h] + integral[0:w, 0:h])

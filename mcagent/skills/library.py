@@ -462,49 +462,50 @@ class RememberedWalk:
 
     def act(self, info: Mapping) -> str | None:
         """The first step towards a remembered target; None when none can be reached."""
-        seen, window, start, (x1, y1) = self._window(info)
+        window, start = self._window(info)
         targets = window == self.target
         if not targets.any():
             return None
         # Cells within `nearby` of a remembered target: where the skill's test holds.
         goal = within(targets, self.spec.nearby)
-        best, first = self._search(info, window, start, stop=goal, unseen=False)
-        reached = [cell for cell in best if goal[cell]]
-        return (first[reached[0]] or "noop") if reached else None
+        _, first, reached = self._search(info, window, start, stop=goal, unseen=False)
+        return None if reached is None else first[reached] or "noop"
 
     def explore(self, info: Mapping, prefer: str | None = None) -> str | None:
         """The first step towards the unseen cell that is cheapest to reach (a frontier of
         the memory), less a bonus for remembered `prefer` cells around it (stone: iron,
         coal and diamonds lie in the mountains). None when no unseen cell is in reach."""
-        seen, window, start, _ = self._window(info)
+        window, start = self._window(info)
         unseen = window < 0
         if not unseen.any():
             return None
-        best, first = self._search(info, window, start, stop=None, unseen=True)
+        best, first, _ = self._search(info, window, start, stop=None, unseen=True)
         frontier = [cell for cell in best if unseen[cell]]
         if not frontier:
             return None
         bonus = np.zeros(window.shape)
         if prefer is not None and prefer in self.ids:
-            near = _box_sum(window == self.ids[prefer], 3)
+            near = box_count(window == self.ids[prefer], 3)
             bonus = 0.5 * np.minimum(near, 12)
         goal = min(frontier, key=lambda cell: (best[cell] - bonus[cell], cell))
         return first[goal] or "noop"
 
-    def _window(self, info: Mapping):
+    def _window(self, info: Mapping) -> tuple[np.ndarray, tuple[int, int]]:
+        """The remembered cells within `reach` of the player, and the player's cell in them."""
         seen = info["seen"]
         x0, y0 = (int(v) for v in info["player_pos"])
         rx, ry = self.reach
         x1, x2 = max(0, x0 - rx), min(seen.shape[0], x0 + rx + 1)
         y1, y2 = max(0, y0 - ry), min(seen.shape[1], y0 + ry + 1)
-        return seen, seen[x1:x2, y1:y2], (x0 - x1, y0 - y1), (x1, y1)
+        return seen[x1:x2, y1:y2], (x0 - x1, y0 - y1)
 
     def _search(self, info: Mapping, window: np.ndarray, start, stop: np.ndarray | None,
                 unseen: bool):
         """Shortest ways from `start` through the remembered `window` (Dijkstra): the cost
-        of each cell reached and the first action of its way. With `stop`, the search ends
-        at the first cell of `stop` reached; with `unseen`, unseen cells (-1) are reached
-        but never crossed (the player sees the cells around it: it never steps into one)."""
+        of each cell reached, the first action of its way, and the first cell of `stop`
+        reached, where the search ends (None without `stop` or when none is reached). With
+        `unseen`, unseen cells (-1) are reached but never crossed (the player sees the cells
+        around it: it never steps into one)."""
         # What may be mined on the way with the tools held: what leaves walkable ground.
         mine = {self.ids[m] for m in self.rules.minable(info["inventory"], self.rules.walkable)
                 if m in self.ids} if self.digs else set()
@@ -516,7 +517,7 @@ class RememberedWalk:
             if cost > best[cell]:
                 continue
             if stop is not None and stop[cell]:
-                return {cell: cost}, {cell: first[cell]}
+                return best, first, cell
             if window[cell] < 0 and cell != start:
                 continue
             for (dx, dy), move in self.MOVES.items():
@@ -536,29 +537,24 @@ class RememberedWalk:
                     best[nxt] = cost + step
                     first[nxt] = action if cell == start else first[cell]
                     heapq.heappush(queue, (cost + step, nxt))
-        return ({}, {}) if stop is not None else (best, first)
+        return best, first, None
 
 
-def _box_sum(mask: np.ndarray, radius: int) -> np.ndarray:
-    """How many True cells of `mask` lie within `radius` (Chebyshev) of each cell."""
-    padded = np.pad(mask.astype(np.int32), radius)
-    out = np.zeros(mask.shape, np.int32)
+def box_count(mask: np.ndarray, radius: int) -> np.ndarray:
+    """How many True cells of `mask` lie within `radius` (Chebyshev) of each cell: the
+    (2r+1)^2 box around it, read from an integral image."""
     w, h = mask.shape
-    for dx in range(2 * radius + 1):
-        for dy in range(2 * radius + 1):
-            out += padded[dx:dx + w, dy:dy + h]
-    return out
+    padded = np.zeros((w + 2 * radius, h + 2 * radius), np.int64)
+    padded[radius:radius + w, radius:radius + h] = mask
+    integral = np.pad(padded.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    k = 2 * radius + 1
+    return (integral[k:k + w, k:k + h] - integral[0:w, k:k + h]
+            - integral[k:k + w, 0:h] + integral[0:w, 0:h])
 
 
 def within(mask: np.ndarray, distance: int) -> np.ndarray:
     """Cells within `distance` (Chebyshev) of a True cell of `mask`."""
-    padded = np.pad(mask, distance)
-    out = np.zeros_like(mask)
-    w, h = mask.shape
-    for dx in range(2 * distance + 1):
-        for dy in range(2 * distance + 1):
-            out |= padded[dx:dx + w, dy:dy + h]
-    return out
+    return box_count(mask, distance) > 0
 
 
 def _pair(reach: int | tuple[int, int] | list[int]) -> tuple[int, int]:
