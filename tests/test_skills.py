@@ -394,17 +394,22 @@ def test_a_search_in_the_mountains_mines_its_way_to_coal_it_saw(library, pickaxe
         assert info is None
 
 
-def test_exploring_the_memory_finds_coal_out_of_sight(library):
-    # Coal twelve cells right of the player, out of its 9x7 view: the walk explores the
-    # unseen cells nearest to it until the coal is seen, then walks to it.
+@pytest.mark.parametrize("ore", ["coal", "iron"])
+def test_exploring_the_memory_finds_ore_out_of_sight(library, ore):
+    # Ore twelve cells from the player on each side, out of its 9x7 view: the walk
+    # explores unseen cells (the nearest for coal; for iron, with the settings' gain,
+    # those that show most: rows of 9 before columns of 7) until ore is seen, then walks
+    # to it.
     from mcagent.worlds.crafter_world import CrafterEnv
 
     env = CrafterEnv(size=64, max_steps=10**6)
     world, player, (x, y) = _clearing(env, radius=14)
-    world[(x + 12, y)] = "coal"
-    player.inventory.update(wood_pickaxe=1)
+    for dx, dy in ((12, 0), (-12, 0), (0, 12), (0, -12)):
+        world[(x + dx, y + dy)] = ore
+    player.inventory.update(wood_pickaxe=1, stone_pickaxe=1)
     ids = {n: i for i, n in enumerate(env.semantic_names) if n}
-    walk = RememberedWalk(library["find_coal"], ids)
+    walk = RememberedWalk(library[f"find_{ore}"], ids)
+    assert (walk.gain > 0) == (ore == "iron")
     _, _, _, _, info = env.step(env.action_names.index("noop"))
     seen, explored = None, 0
     for _ in range(60):
@@ -433,12 +438,33 @@ def test_exploring_prefers_unseen_cells_by_remembered_stone(library, prefer):
         world[(x + 4, y + dy)] = "stone"
     player.inventory.update(wood_pickaxe=1)
     ids = {n: i for i, n in enumerate(env.semantic_names) if n}
-    walk = RememberedWalk(library["find_iron"], ids)
+    walk = RememberedWalk(library["find_iron"], ids, gain=0.0)   # the bonus alone
     _, _, _, _, info = env.step(env.action_names.index("noop"))
     seen = remember_view(None, info, (4, 3))
     action = walk.explore({**info, "seen": seen}, prefer=prefer)
     assert (action == "move_right") == (prefer == "stone")
     assert action in ("move_right", "move_up", "move_down")
+
+
+@pytest.mark.parametrize("gain", [0.0, 0.25])
+def test_exploring_weighs_the_unseen_cells_a_frontier_shows(library, gain):
+    # A remembered meadow with one unseen cell two steps left of the player (a hole in
+    # the memory: standing by it shows that cell alone) and the unknown beginning five
+    # steps right (a whole view of it): the nearest unseen cell wins without the gain,
+    # the open view with it.
+    from mcagent.worlds.crafter_world import CrafterEnv
+
+    env = CrafterEnv(size=64, max_steps=10**6)
+    ids = {n: i for i, n in enumerate(env.semantic_names) if n}
+    seen = np.full((64, 64), -1, dtype=np.int16)
+    x, y = 32, 32
+    seen[10:x + 5, 10:54] = ids["grass"]
+    seen[x - 2, y] = -1
+    _, info = env.reset(seed=0)
+    info = {**info, "seen": seen, "player_pos": (x, y), "facing": (0, 1),
+            "inventory": {**info["inventory"], "wood_pickaxe": 1, "stone_pickaxe": 1}}
+    walk = RememberedWalk(library["find_iron"], ids, gain=gain)
+    assert walk.explore(info) == ("move_right" if gain else "move_left")
 
 
 def test_guard_refuses_without_the_ingredients(library):

@@ -448,7 +448,8 @@ class RememberedWalk:
     MOVES = GuardedSkill.MOVES
 
     def __init__(self, spec: SkillSpec, semantic_ids: Mapping[str, int],
-                 rules: CrafterRules | None = None, reach: int | tuple[int, int] | None = None):
+                 rules: CrafterRules | None = None, reach: int | tuple[int, int] | None = None,
+                 gain: float | None = None):
         if spec.kind != "finding" or spec.target is None:
             raise ValueError(f"{spec.name} is not a finding skill")
         self.rules = rules or crafter_rules()
@@ -457,8 +458,15 @@ class RememberedWalk:
         self.walkable = {semantic_ids[m] for m in self.rules.walkable if m in semantic_ids}
         self.creatures = {semantic_ids[m] for m in MOBILE if m in semantic_ids}
         self.digs = "do" in spec.actions
-        self.reach = _pair(load_settings()["remembered_reach"]["finding"] if reach is None
-                           else reach)
+        settings = load_settings()
+        self.reach = _pair(settings["remembered_reach"]["finding"] if reach is None else reach)
+        # explore: how much a frontier cell's view of unseen cells is worth, in steps per
+        # cell (`explore.gain`: one number, or one per skill), the view being the player's.
+        self.view = _pair(settings["view"])
+        if gain is None:
+            gain = settings["explore"].get("gain") or 0.0
+            gain = gain.get(spec.name, 0.0) if isinstance(gain, Mapping) else gain
+        self.gain = float(gain)
 
     def act(self, info: Mapping) -> str | None:
         """The first step towards a remembered target; None when none can be reached."""
@@ -474,7 +482,10 @@ class RememberedWalk:
     def explore(self, info: Mapping, prefer: str | None = None) -> str | None:
         """The first step towards the unseen cell that is cheapest to reach (a frontier of
         the memory), less a bonus for remembered `prefer` cells around it (stone: iron,
-        coal and diamonds lie in the mountains). None when no unseen cell is in reach."""
+        coal and diamonds lie in the mountains) and `gain` steps for each unseen cell a
+        player there would see (a frontier cell that opens a whole new view beats one in
+        a corner of the memory that shows two more cells). None when no unseen cell is in
+        reach."""
         window, start = self._window(info)
         unseen = window < 0
         if not unseen.any():
@@ -487,6 +498,8 @@ class RememberedWalk:
         if prefer is not None and prefer in self.ids:
             near = box_count(window == self.ids[prefer], 3)
             bonus = 0.5 * np.minimum(near, 12)
+        if self.gain:
+            bonus = bonus + self.gain * box_count(unseen, self.view)
         goal = min(frontier, key=lambda cell: (best[cell] - bonus[cell], cell))
         return first[goal] or "noop"
 
@@ -540,16 +553,18 @@ class RememberedWalk:
         return best, first, None
 
 
-def box_count(mask: np.ndarray, radius: int) -> np.ndarray:
-    """How many True cells of `mask` lie within `radius` (Chebyshev) of each cell: the
-    (2r+1)^2 box around it, read from an integral image."""
+def box_count(mask: np.ndarray, radius: int | tuple[int, int]) -> np.ndarray:
+    """How many True cells of `mask` lie within `radius` (Chebyshev; or a pair, columns
+    and rows, for a view's box) of each cell: the (2r+1)^2 box around it, read from an
+    integral image."""
     w, h = mask.shape
-    padded = np.zeros((w + 2 * radius, h + 2 * radius), np.int64)
-    padded[radius:radius + w, radius:radius + h] = mask
+    rx, ry = _pair(radius)
+    padded = np.zeros((w + 2 * rx, h + 2 * ry), np.int64)
+    padded[rx:rx + w, ry:ry + h] = mask
     integral = np.pad(padded.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-    k = 2 * radius + 1
-    return (integral[k:k + w, k:k + h] - integral[0:w, k:k + h]
-            - integral[k:k + w, 0:h] + integral[0:w, 0:h])
+    kx, ky = 2 * rx + 1, 2 * ry + 1
+    return (integral[kx:kx + w, ky:ky + h] - integral[0:w, ky:ky + h]
+            - integral[kx:kx + w, 0:h] + integral[0:w, 0:h])
 
 
 def within(mask: np.ndarray, distance: int) -> np.ndarray:
