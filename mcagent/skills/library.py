@@ -555,8 +555,8 @@ class RememberedWalk:
 
 def box_count(mask: np.ndarray, radius: int | tuple[int, int]) -> np.ndarray:
     """How many True cells of `mask` lie within `radius` (Chebyshev; or a pair, columns
-    and rows, for a view's box) of each cell: the (2r+1)^2 box around it, read from an
-    integral image."""
+    and rows, for a view's box) of each cell: the (2rx+1) x (2ry+1) box around it, read
+    from an integral image."""
     w, h = mask.shape
     rx, ry = _pair(radius)
     padded = np.zeros((w + 2 * rx, h + 2 * ry), np.int64)
