@@ -12,7 +12,11 @@ walks to a target seen before (`skills.library.RememberedWalk`) and, for a targe
 never seen, to the nearest unseen cell of the memory (`RememberedWalk.explore`, after
 `skills.yaml`'s `explore.after` steps of the learned policy's search; not for a
 privileged runner, which sees the whole map). A skill runs until its
-success test (`SkillSpec.succeeded`) or its step budget. When health, food,
+success test (`SkillSpec.succeeded`) or its step budget; a learned manipulation
+skill also ends once its target is no longer within its `nearby` cells (it walked
+off, the cow or zombie left), a learned policy whose steps change nothing gets
+another move after `skills.yaml`'s `stuck_after` of them, and no learned policy
+steps into lava. When health, food,
 drink or energy run low the current skill is interrupted and the library's
 survival skills run (`find_water`/`collect_drink`, `find_cow`/`eat_cow`,
 `wake_up`). At dusk it builds a shelter (`build_shelter`, when the library and
@@ -47,12 +51,17 @@ from collections.abc import Callable, Container, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
+import numpy as np
+
 from mcagent.planner import Planner, PlanNotFoundError, UnreachableError
 from mcagent.planner.semantics import is_nearby, nearby_after
-from mcagent.skills.library import RememberedWalk, SkillLibrary, load_settings, remember_view
+from mcagent.skills.library import (RememberedWalk, SkillLibrary, load_settings, remember_view,
+                                    target_distance)
 from mcagent.worlds.tasks import Task
 
 log = logging.getLogger(__name__)
+
+_MOVES = {"move_left": (-1, 0), "move_right": (1, 0), "move_up": (0, -1), "move_down": (0, 1)}
 
 EVENT_KINDS = ("episode_started", "replanned", "skill_started", "skill_succeeded", "skill_failed",
                "interrupted", "episode_ended")
@@ -215,6 +224,9 @@ class Agent:
         explore = load_settings()["explore"]
         self.explore_after: int | None = explore["after"]
         self.explore_prefer: dict[str, str] = dict(explore.get("prefer") or {})
+        # A learned policy's steps in a row that changed nothing before the agent takes
+        # another move for it (None: never; skills.yaml's `stuck_after`).
+        self.stuck_after: int | None = load_settings().get("stuck_after")
         self.fought: set[str] = set()      # set per episode in run()
 
     # -- one episode ---------------------------------------------------------------
@@ -492,6 +504,13 @@ class Agent:
         if spec.kind == "finding" and spec.succeeded(self.info, self.semantic_ids):
             return self._succeeded(skill, start)
         guarded = spec.kind in ("crafting", "placing")
+        learned = not getattr(policy, "privileged", False)
+        # A learned manipulation skill works on a target within its `nearby` cells (where
+        # its training episodes start); one that has walked off from it, or whose zombie
+        # or cow has gone, ends, and the plan's finding skill walks back or looks again.
+        target = (self.semantic_ids.get(spec.target)
+                  if learned and spec.kind == "manipulation" and spec.target else None)
+        still = 0    # the policy's steps in a row that changed nothing
         for _ in range(budget):
             if not interruptible and (threat := self._threat(but=skill)) is not None:
                 # A survival skill still stops for a zombie at hand (its training episodes
@@ -522,17 +541,56 @@ class Agent:
                 if (action is None and self.explore_after is not None
                         and int(self.info["step"]) - start >= self.explore_after):
                     action = walk.explore(remembered, prefer=self.explore_prefer.get(skill))
+            from_policy = action is None
             if action is None:
                 action = policy.act(self.obs, info) if hasattr(policy, "act") else policy(self.obs)
             if action is None:
                 self._step("noop")  # the clock moves on, so a skill that cannot run never stalls
                 return self._failed(skill, start, "cannot run here (its guard failed)")
+            unstuck = from_policy and learned and self._stuck(still, spec, action)
+            if unstuck:
+                action, still = unstuck, 0
+            if learned and self._into_lava(action):
+                action = "noop"     # a step into lava is death; the frame shows it
+            before = self._pose()
             self._step(action)
             if spec.succeeded(self.info, self.semantic_ids):
                 return self._succeeded(skill, start)
             if self.done:
                 return self._failed(skill, start, f"episode ended ({self.end})")
+            still = still + 1 if from_policy and self._pose() == before else 0
+            if target is not None and target_distance(self.info, target) > spec.nearby:
+                return self._interrupted(skill, start, {"lost": spec.target})
         return self._failed(skill, start, "budget")
+
+    def _pose(self) -> tuple:
+        """Where the player stands, where it faces, and what it holds."""
+        info = self.info
+        return (tuple(info["player_pos"]), tuple(info.get("facing", ())),
+                tuple(sorted(info["inventory"].items())))
+
+    def _into_lava(self, action) -> bool:
+        """Whether `action` walks the player into lava."""
+        name = action if isinstance(action, str) else self.env.action_names[int(action)]
+        if name not in _MOVES or "lava" not in self.semantic_ids:
+            return False
+        (dx, dy), (x, y) = _MOVES[name], self.info["player_pos"]
+        grid = self.info["semantic"]
+        return (0 <= x + dx < grid.shape[0] and 0 <= y + dy < grid.shape[1]
+                and grid[x + dx, y + dy] == self.semantic_ids["lava"])
+
+    def _stuck(self, still: int, spec, action) -> str | None:
+        """Another move for a learned policy whose last `stuck_after` steps changed nothing,
+        or None (its own action stands). Drawn from the episode's world seed and the step,
+        so an episode reruns exactly; never into lava."""
+        name = action if isinstance(action, str) else self.env.action_names[int(action)]
+        if self.stuck_after is None or still < self.stuck_after or name in ("noop", "sleep"):
+            return None
+        moves = [a for a in _MOVES if a != name and a in spec.actions and not self._into_lava(a)]
+        if not moves:
+            return None
+        rng = np.random.default_rng([int(self.info.get("world_seed") or 0), int(self.info["step"])])
+        return moves[int(rng.integers(len(moves)))]
 
     def _step(self, action) -> None:
         name = action if isinstance(action, str) else self.env.action_names[int(action)]

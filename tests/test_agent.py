@@ -332,3 +332,109 @@ def test_threats_have_a_range_each_and_need_a_skill_to_be_fought():
     assert Survival(threats=fights, threat_range={"skeleton": 3}).threat(
         info, ids, fought={"zombie"}) is None
     assert Survival().threat(info, ids) is None   # the default fights zombies only
+
+
+def _nearest(info, ids, material):
+    x, y = info["player_pos"]
+    cells = np.argwhere(info["semantic"] == ids[material])
+    return min(cells.tolist(), key=lambda c: (max(abs(c[0] - x), abs(c[1] - y)), c))
+
+
+def _move_towards(info, cell, away=False):
+    x, y = info["player_pos"]
+    dx, dy = cell[0] - x, cell[1] - y
+    if away:
+        dx, dy = -dx, -dy
+    if abs(dx) >= abs(dy):
+        return "move_right" if dx > 0 else "move_left"
+    return "move_down" if dy > 0 else "move_up"
+
+
+class _Recorder:
+    """on_step: the actions taken while one skill ran, with the pose they were taken from."""
+
+    def __init__(self, skill):
+        self.skill, self.taken, self.poses = skill, [], []
+
+    def __call__(self, frame, action, info, skill, plan):
+        if skill == self.skill:
+            self.taken.append(action)
+            self.poses.append((tuple(info["player_pos"]), tuple(info["facing"])))
+
+
+def test_a_learned_skill_that_walks_off_from_its_target_stops(graph, library):
+    # A learned collect_wood that walks away from the trees: once no tree is within its
+    # 3 cells the run ends (lost), and the plan looks for a tree again.
+    env = worlds.make("crafter", task="collect_wood", max_steps=60)
+    ids = {n: i for i, n in enumerate(env.semantic_names) if n}
+
+    class WalkOff:
+        def act(self, obs, info):
+            return _move_towards(info, _nearest(info, ids, "tree"), away=True)
+
+    policies = {**OracleSkills(library, env).runners(), "collect_wood": WalkOff()}
+    log = EpisodeLog()
+    Agent(Planner(graph), library, policies, survival=None).run(env, env.task, seed=SEED,
+                                                                 log_to=log)
+    started = next(e for e in log.of("skill_started") if e["skill"] == "collect_wood")
+    ended = log.events[log.events.index(started) + 1]
+    assert ended["event"] == "interrupted" and ended["lost"] == "tree"
+    assert ended["steps"] <= 6
+    replanned = next(e for e in log.events[log.events.index(ended):] if e["event"] == "replanned")
+    assert replanned["first"] == "find_tree"
+
+
+def test_a_learned_policy_pushing_against_a_tree_gets_another_move(graph, library):
+    # A learned collect_wood that walks into the tree and never hits it: after two steps
+    # that changed nothing the agent takes another move for it.
+    env = worlds.make("crafter", task="collect_wood", max_steps=40)
+    ids = {n: i for i, n in enumerate(env.semantic_names) if n}
+
+    class Push:
+        def __init__(self):
+            self.asked = []
+
+        def act(self, obs, info):
+            self.asked.append(_move_towards(info, _nearest(info, ids, "tree")))
+            return self.asked[-1]
+
+    push, record = Push(), _Recorder("collect_wood")
+    policies = {**OracleSkills(library, env).runners(), "collect_wood": push}
+    Agent(Planner(graph), library, policies, survival=None, on_step=record).run(
+        env, env.task, seed=SEED)
+    assert len(push.asked) == len(record.taken) > 5
+    swapped = [i for i, (a, t) in enumerate(zip(push.asked, record.taken)) if a != t]
+    assert swapped
+    for i in swapped:
+        assert record.taken[i].startswith("move_")
+        assert i >= 2 and record.poses[i - 2] == record.poses[i - 1]   # two steps, no change
+    # Between the swaps the policy's own actions stand.
+    assert len(swapped) < len(record.taken) / 2
+
+
+def test_a_learned_policy_never_walks_into_lava(graph, library):
+    # Lava left of the player, a tree to the right: a learned collect_wood that always
+    # moves left is given noops (and then another move), never the step into the lava.
+    class LavaOnTheLeft:
+        def __init__(self, env):
+            self.env = env
+
+        def __getattr__(self, name):
+            return getattr(self.env, name)
+
+        def reset(self, **kwargs):
+            self.env.reset(**kwargs)
+            x, y = self.env.player.pos
+            self.env.world[(x - 1, y)] = "lava"
+            self.env.world[(x + 2, y)] = "tree"
+            obs, _, _, _, info = self.env.step(self.env.action_names.index("noop"))
+            return obs, info
+
+    env = LavaOnTheLeft(worlds.make("crafter", task="collect_wood", max_steps=12))
+    record = _Recorder("collect_wood")
+    policies = {**OracleSkills(library, env).runners(), "collect_wood": lambda obs: "move_left"}
+    result = Agent(Planner(graph), library, policies, survival=None, on_step=record).run(
+        env, env.task, seed=SEED)
+    assert result.end != "death"
+    assert record.taken[:2] == ["noop", "noop"]
+    assert record.taken[2] not in ("noop", "move_left")
