@@ -227,6 +227,9 @@ class Agent:
         # A learned policy's steps in a row that changed nothing before the agent takes
         # another move for it (None: never; skills.yaml's `stuck_after`).
         self.stuck_after: int | None = load_settings().get("stuck_after")
+        # A learned manipulation skill not done after this many steps is walked beside its
+        # target through the memory (RememberedWalk.approach; None: never).
+        self.approach_after: int | None = load_settings().get("approach_after")
         self.fought: set[str] = set()      # set per episode in run()
 
     # -- one episode ---------------------------------------------------------------
@@ -236,7 +239,7 @@ class Agent:
         self.action_index = {name: i for i, name in enumerate(env.action_names)}
         self.semantic_ids = {name: i for i, name in enumerate(env.semantic_names) if name}
         self.walks = {s.name: RememberedWalk(s, self.semantic_ids) for s in self.library
-                      if s.kind == "finding" and s.target in self.semantic_ids} \
+                      if s.kind in ("finding", "manipulation") and s.target in self.semantic_ids} \
             if self.walk_to_seen else {}
         # The creatures the survival layer fights: those whose skill has a policy.
         self.fought = {c for c, skill in self.survival.threats.items()
@@ -535,7 +538,11 @@ class Agent:
             walk = (self.walks.get(skill) if self.seen is not None
                     and not getattr(policy, "privileged", False) else None)
             action = None
-            if walk is not None:
+            if walk is not None and spec.kind == "manipulation":
+                if (self.approach_after is not None
+                        and int(self.info["step"]) - start >= self.approach_after):
+                    action = walk.approach({**info, "seen": self.seen})
+            elif walk is not None:
                 remembered = {**info, "seen": self.seen}
                 action = walk.act(remembered)
                 if (action is None and self.explore_after is not None

@@ -400,8 +400,9 @@ def test_a_learned_policy_pushing_against_a_tree_gets_another_move(graph, librar
 
     push, record = Push(), _Recorder("collect_wood")
     policies = {**OracleSkills(library, env).runners(), "collect_wood": push}
-    Agent(Planner(graph), library, policies, survival=None, on_step=record).run(
-        env, env.task, seed=SEED)
+    agent = Agent(Planner(graph), library, policies, survival=None, on_step=record)
+    agent.approach_after = None    # the policy's every step, no walk beside the tree
+    agent.run(env, env.task, seed=SEED)
     assert len(push.asked) == len(record.taken) > 5
     swapped = [i for i, (a, t) in enumerate(zip(push.asked, record.taken)) if a != t]
     assert swapped
@@ -438,3 +439,22 @@ def test_a_learned_policy_never_walks_into_lava(graph, library):
     assert result.end != "death"
     assert record.taken[:2] == ["noop", "noop"]
     assert record.taken[2] not in ("noop", "move_left")
+
+
+def test_a_learned_manipulation_skill_that_dawdles_is_walked_beside_its_target(graph, library):
+    # A learned collect_wood that only waits: after `approach_after` (3) steps the memory
+    # walk takes the player beside a tree, and the policy's noops stand there.
+    env = worlds.make("crafter", task="collect_wood", max_steps=40)
+    ids = {n: i for i, n in enumerate(env.semantic_names) if n}
+    record = _Recorder("collect_wood")
+    policies = {**OracleSkills(library, env).runners(), "collect_wood": lambda obs: "noop"}
+    agent = Agent(Planner(graph), library, policies, survival=None, on_step=record)
+    assert agent.approach_after == 3
+    agent.run(env, env.task, seed=SEED)
+    assert record.taken[:3] == ["noop"] * 3
+    moves = [i for i, a in enumerate(record.taken) if a != "noop"]
+    assert moves and moves[0] == 3
+    x, y = agent.info["player_pos"]
+    grid = agent.info["semantic"]
+    assert ids["tree"] in {grid[x + 1, y], grid[x - 1, y], grid[x, y + 1], grid[x, y - 1]}
+    assert record.taken[-1] == "noop"      # beside the tree, the policy acts again

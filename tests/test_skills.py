@@ -394,6 +394,37 @@ def test_a_search_in_the_mountains_mines_its_way_to_coal_it_saw(library, pickaxe
         assert info is None
 
 
+@pytest.mark.parametrize("pickaxe", [True, False])
+def test_a_manipulation_skill_is_walked_beside_its_target_through_a_wall(library, pickaxe):
+    # Water two cells to the right behind a stone wall (a tunnel by a lake): within
+    # collect_drink's 3 cells, but no cell beside it is open. With a pickaxe the approach
+    # mines the wall and stops beside the water, where the policy can face it and drink.
+    from mcagent.worlds.crafter_world import CrafterEnv
+
+    env = CrafterEnv(size=64, max_steps=10**6)
+    world, player, (x, y) = _clearing(env, radius=14)
+    for dx in (2, 3):
+        for dy in range(-14, 15):
+            world[(x + dx, y + dy)] = "water" if dx == 3 else "stone"
+    player.inventory.update(wood_pickaxe=int(pickaxe))
+    ids = {n: i for i, n in enumerate(env.semantic_names) if n}
+    walk = RememberedWalk(library["collect_drink"], ids)
+    _, _, _, _, info = env.step(env.action_names.index("noop"))
+    seen = None
+    for _ in range(12):
+        seen = remember_view(seen, info, (4, 3))
+        action = walk.approach({**info, "seen": seen})
+        if action is None:
+            break
+        _, _, _, _, info = env.step(env.action_names.index(action))
+    px, py = info["player_pos"]
+    if pickaxe:            # the wall mined, the player beside the water
+        assert action is None and info["inventory"]["stone"] >= 1
+        assert world[(px + 1, py)][0] == "water"
+    else:                  # no way beside it: the policy is left to itself
+        assert action is None and (px, py) == (x, y)
+
+
 @pytest.mark.parametrize("ore", ["coal", "iron"])
 def test_exploring_the_memory_finds_ore_out_of_sight(library, ore):
     # Ore twelve cells from the player on each side, out of its 9x7 view: the walk

@@ -431,7 +431,8 @@ class GuardedSkill:
 
 
 class RememberedWalk:
-    """A finding skill's way to a target the player has seen this episode.
+    """A finding skill's way to a target the player has seen this episode (and a
+    manipulation skill's, `approach`, to beside its target).
 
     Given the agent's memory of the cells it has seen (`info["seen"]`, kept by
     `remember_view`), `act` gives the first action of a shortest way, through remembered
@@ -450,8 +451,8 @@ class RememberedWalk:
     def __init__(self, spec: SkillSpec, semantic_ids: Mapping[str, int],
                  rules: CrafterRules | None = None, reach: int | tuple[int, int] | None = None,
                  gain: float | None = None):
-        if spec.kind != "finding" or spec.target is None:
-            raise ValueError(f"{spec.name} is not a finding skill")
+        if spec.kind not in ("finding", "manipulation") or spec.target is None:
+            raise ValueError(f"{spec.name} is not a finding or manipulation skill with a target")
         self.rules = rules or crafter_rules()
         self.spec, self.ids = spec, semantic_ids
         self.target = semantic_ids[spec.target]
@@ -478,6 +479,23 @@ class RememberedWalk:
         goal = within(targets, self.spec.nearby)
         _, first, reached = self._search(info, window, start, stop=goal, unseen=False)
         return None if reached is None else first[reached] or "noop"
+
+    def approach(self, info: Mapping) -> str | None:
+        """The first step towards a cell beside (left, right, above or below) a remembered
+        target, where a manipulation skill can face it and `do`: mining through stone on
+        the way when the skill may. None when the player is beside one already, or when
+        none can be reached."""
+        window, start = self._window(info)
+        targets = window == self.target
+        beside = np.zeros_like(targets)
+        beside[1:, :] |= targets[:-1, :]
+        beside[:-1, :] |= targets[1:, :]
+        beside[:, 1:] |= targets[:, :-1]
+        beside[:, :-1] |= targets[:, 1:]
+        if not beside.any() or beside[start]:
+            return None
+        _, first, reached = self._search(info, window, start, stop=beside, unseen=False)
+        return None if reached is None else first[reached]
 
     def explore(self, info: Mapping, prefer: str | None = None) -> str | None:
         """The first step towards the unseen cell that is cheapest to reach (a frontier of
