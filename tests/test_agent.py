@@ -443,7 +443,7 @@ def test_a_learned_policy_never_walks_into_lava(graph, library):
 
 def test_a_learned_manipulation_skill_that_dawdles_is_walked_beside_its_target(graph, library):
     # A learned collect_wood that only waits: after `approach_after` (3) steps the memory
-    # walk takes the player beside a tree, and the policy's noops stand there.
+    # walk takes the player beside a tree, facing it, and the policy's noops stand there.
     env = worlds.make("crafter", task="collect_wood", max_steps=40)
     ids = {n: i for i, n in enumerate(env.semantic_names) if n}
     record = _Recorder("collect_wood")
@@ -456,5 +456,6 @@ def test_a_learned_manipulation_skill_that_dawdles_is_walked_beside_its_target(g
     assert moves and moves[0] == 3
     x, y = agent.info["player_pos"]
     grid = agent.info["semantic"]
-    assert ids["tree"] in {grid[x + 1, y], grid[x - 1, y], grid[x, y + 1], grid[x, y - 1]}
+    fx, fy = agent.info["facing"]
+    assert grid[x + fx, y + fy] == ids["tree"]
     assert record.taken[-1] == "noop"      # beside the tree, the policy acts again

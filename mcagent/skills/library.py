@@ -482,9 +482,11 @@ class RememberedWalk:
 
     def approach(self, info: Mapping) -> str | None:
         """The first step towards a cell beside (left, right, above or below) a remembered
-        target, where a manipulation skill can face it and `do`: mining through stone on
-        the way when the skill may. None when the player is beside one already, or when
-        none can be reached."""
+        target, mining through stone on the way when the skill may, then the turn to face
+        it (a move towards it: the target is not walked into), where a manipulation skill
+        only has to `do`. None when the player faces one already, or none can be reached."""
+        if self.target in self.walkable:     # grass, for a sapling: stood on already
+            return None
         window, start = self._window(info)
         targets = window == self.target
         beside = np.zeros_like(targets)
@@ -492,8 +494,14 @@ class RememberedWalk:
         beside[:-1, :] |= targets[1:, :]
         beside[:, 1:] |= targets[:, :-1]
         beside[:, :-1] |= targets[:, 1:]
-        if not beside.any() or beside[start]:
+        if not beside.any():
             return None
+        if beside[start]:
+            fx, fy = (int(v) for v in info["facing"])
+            around = {(dx, dy): move for (dx, dy), move in self.MOVES.items()
+                      if 0 <= start[0] + dx < window.shape[0] and 0 <= start[1] + dy < window.shape[1]
+                      and targets[start[0] + dx, start[1] + dy]}
+            return None if (fx, fy) in around else min(around.items())[1]
         _, first, reached = self._search(info, window, start, stop=beside, unseen=False)
         return None if reached is None else first[reached]
 
