@@ -218,7 +218,8 @@ class Agent:
         # which the guarded skills walk through (None: no map; they see the view only).
         self.view = load_settings()["view"] if remember else None
         # Finding skills walk to a target seen this episode (RememberedWalk) before their
-        # learned policy explores; needs the memory.
+        # learned policy explores, and a manipulation skill that dawdles is walked beside
+        # its target (`approach_after`); needs the memory.
         self.walk_to_seen = walk_to_seen and remember
         self.walks: dict[str, RememberedWalk] = {}
         # A finding skill whose target was never seen explores the memory's frontier
@@ -598,7 +599,8 @@ class Agent:
         moves = [a for a in _MOVES if a != name and a in spec.actions and not self._into_lava(a)]
         if not moves:
             return None
-        rng = np.random.default_rng([int(self.info.get("world_seed") or 0), int(self.info["step"])])
+        seed = [int(self.info.get("world_seed") or 0), int(self.info["step"])]
+        rng = np.random.default_rng(seed)
         return moves[int(rng.integers(len(moves)))]
 
     def _step(self, action) -> None:

@@ -498,9 +498,9 @@ class RememberedWalk:
             return None
         if beside[start]:
             fx, fy = (int(v) for v in info["facing"])
+            (w, h), (x, y) = window.shape, start
             around = {(dx, dy): move for (dx, dy), move in self.MOVES.items()
-                      if 0 <= start[0] + dx < window.shape[0] and 0 <= start[1] + dy < window.shape[1]
-                      and targets[start[0] + dx, start[1] + dy]}
+                      if 0 <= x + dx < w and 0 <= y + dy < h and targets[x + dx, y + dy]}
             return None if (fx, fy) in around else min(around.items())[1]
         _, first, reached = self._search(info, window, start, stop=beside, unseen=False)
         return None if reached is None else first[reached]
