@@ -15,7 +15,7 @@ privileged runner, which sees the whole map). A skill runs until its
 success test (`SkillSpec.succeeded`) or its step budget; a learned manipulation
 skill also ends once its target is no longer within its `nearby` cells (it walked
 off, the cow or zombie left), a learned policy whose steps change nothing gets
-another move after `skills.yaml`'s `stuck_after` of them, and no learned policy
+another move after `skills.yaml`'s `stuck_after` of them (off by default), and no learned policy
 steps into lava. When health, food,
 drink or energy run low the current skill is interrupted and the library's
 survival skills run (`find_water`/`collect_drink`, `find_cow`/`eat_cow`,

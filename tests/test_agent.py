@@ -402,6 +402,7 @@ def test_a_learned_policy_pushing_against_a_tree_gets_another_move(graph, librar
     policies = {**OracleSkills(library, env).runners(), "collect_wood": push}
     agent = Agent(Planner(graph), library, policies, survival=None, on_step=record)
     agent.approach_after = None    # the policy's every step, no walk beside the tree
+    agent.stuck_after = 2          # off by default (skills.yaml): the approach does more
     agent.run(env, env.task, seed=SEED)
     assert len(push.asked) == len(record.taken) > 5
     swapped = [i for i, (a, t) in enumerate(zip(push.asked, record.taken)) if a != t]
@@ -434,8 +435,9 @@ def test_a_learned_policy_never_walks_into_lava(graph, library):
     env = LavaOnTheLeft(worlds.make("crafter", task="collect_wood", max_steps=12))
     record = _Recorder("collect_wood")
     policies = {**OracleSkills(library, env).runners(), "collect_wood": lambda obs: "move_left"}
-    result = Agent(Planner(graph), library, policies, survival=None, on_step=record).run(
-        env, env.task, seed=SEED)
+    agent = Agent(Planner(graph), library, policies, survival=None, on_step=record)
+    agent.stuck_after, agent.approach_after = 2, None
+    result = agent.run(env, env.task, seed=SEED)
     assert result.end != "death"
     assert record.taken[:2] == ["noop", "noop"]
     assert record.taken[2] not in ("noop", "move_left")
