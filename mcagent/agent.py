@@ -55,13 +55,13 @@ import numpy as np
 
 from mcagent.planner import Planner, PlanNotFoundError, UnreachableError
 from mcagent.planner.semantics import is_nearby, nearby_after
-from mcagent.skills.library import (RememberedWalk, SkillLibrary, load_settings, remember_view,
-                                    target_distance)
+from mcagent.skills.library import (GuardedSkill, RememberedWalk, SkillLibrary, load_settings,
+                                    remember_view, target_distance)
 from mcagent.worlds.tasks import Task
 
 log = logging.getLogger(__name__)
 
-_MOVES = {"move_left": (-1, 0), "move_right": (1, 0), "move_up": (0, -1), "move_down": (0, 1)}
+_MOVES = {move: step for step, move in GuardedSkill.MOVES.items()}   # name -> (dx, dy)
 
 EVENT_KINDS = ("episode_started", "replanned", "skill_started", "skill_succeeded", "skill_failed",
                "interrupted", "episode_ended")
@@ -216,7 +216,8 @@ class Agent:
         self.gather_ahead = gather_ahead
         # The view copied each step into `self.seen`, the episode's map of the cells seen,
         # which the guarded skills walk through (None: no map; they see the view only).
-        self.view = load_settings()["view"] if remember else None
+        settings = load_settings()
+        self.view = settings["view"] if remember else None
         # Finding skills walk to a target seen this episode (RememberedWalk) before their
         # learned policy explores, and a manipulation skill that dawdles is walked beside
         # its target (`approach_after`); needs the memory.
@@ -224,15 +225,15 @@ class Agent:
         self.walks: dict[str, RememberedWalk] = {}
         # A finding skill whose target was never seen explores the memory's frontier
         # (RememberedWalk.explore) once its learned policy has run `after` steps.
-        explore = load_settings()["explore"]
+        explore = settings["explore"]
         self.explore_after: int | None = explore["after"]
         self.explore_prefer: dict[str, str] = dict(explore.get("prefer") or {})
         # A learned policy's steps in a row that changed nothing before the agent takes
         # another move for it (None: never; skills.yaml's `stuck_after`).
-        self.stuck_after: int | None = load_settings().get("stuck_after")
+        self.stuck_after: int | None = settings.get("stuck_after")
         # A learned manipulation skill not done after this many steps is walked beside its
         # target through the memory (RememberedWalk.approach; None: never).
-        self.approach_after: int | None = load_settings().get("approach_after")
+        self.approach_after: int | None = settings.get("approach_after")
         self.fought: set[str] = set()      # set per episode in run()
 
     # -- one episode ---------------------------------------------------------------
@@ -538,25 +539,26 @@ class Agent:
             info = self.info
             if guarded and self.seen is not None:
                 info = {**info, "seen": self.seen}
-            walk = (self.walks.get(skill) if self.seen is not None
-                    and not getattr(policy, "privileged", False) else None)
+            walk = self.walks.get(skill) if self.seen is not None and learned else None
             action = None
-            if walk is not None and spec.kind == "manipulation":
-                if (self.approach_after is not None
-                        and int(self.info["step"]) - start >= self.approach_after):
-                    action = walk.approach({**info, "seen": self.seen})
-            elif walk is not None:
+            if walk is not None:
                 remembered = {**info, "seen": self.seen}
-                action = walk.act(remembered)
-                if (action is None and self.explore_after is not None
-                        and int(self.info["step"]) - start >= self.explore_after):
-                    action = walk.explore(remembered, prefer=self.explore_prefer.get(skill))
+                ran = int(self.info["step"]) - start
+                if spec.kind == "manipulation":
+                    if self.approach_after is not None and ran >= self.approach_after:
+                        action = walk.approach(remembered)
+                else:
+                    action = walk.act(remembered)
+                    if (action is None and self.explore_after is not None
+                            and ran >= self.explore_after):
+                        action = walk.explore(remembered, prefer=self.explore_prefer.get(skill))
             from_policy = action is None
             if action is None:
                 action = policy.act(self.obs, info) if hasattr(policy, "act") else policy(self.obs)
             if action is None:
                 self._step("noop")  # the clock moves on, so a skill that cannot run never stalls
                 return self._failed(skill, start, "cannot run here (its guard failed)")
+            action = self._name(action)
             unstuck = from_policy and learned and self._stuck(still, spec, action)
             if unstuck:
                 action, still = unstuck, 0
@@ -579,9 +581,12 @@ class Agent:
         return (tuple(info["player_pos"]), tuple(info.get("facing", ())),
                 tuple(sorted(info["inventory"].items())))
 
-    def _into_lava(self, action) -> bool:
-        """Whether `action` walks the player into lava."""
-        name = action if isinstance(action, str) else self.env.action_names[int(action)]
+    def _name(self, action) -> str:
+        """An action's name (policies may give its index)."""
+        return action if isinstance(action, str) else self.env.action_names[int(action)]
+
+    def _into_lava(self, name: str) -> bool:
+        """Whether the action `name` walks the player into lava."""
         if name not in _MOVES or "lava" not in self.semantic_ids:
             return False
         (dx, dy), (x, y) = _MOVES[name], self.info["player_pos"]
@@ -589,11 +594,10 @@ class Agent:
         return (0 <= x + dx < grid.shape[0] and 0 <= y + dy < grid.shape[1]
                 and grid[x + dx, y + dy] == self.semantic_ids["lava"])
 
-    def _stuck(self, still: int, spec, action) -> str | None:
+    def _stuck(self, still: int, spec, name: str) -> str | None:
         """Another move for a learned policy whose last `stuck_after` steps changed nothing,
-        or None (its own action stands). Drawn from the episode's world seed and the step,
-        so an episode reruns exactly; never into lava."""
-        name = action if isinstance(action, str) else self.env.action_names[int(action)]
+        or None (its own action, `name`, stands). Drawn from the episode's world seed and the
+        step, so an episode reruns exactly; never into lava."""
         if self.stuck_after is None or still < self.stuck_after or name in ("noop", "sleep"):
             return None
         moves = [a for a in _MOVES if a != name and a in spec.actions and not self._into_lava(a)]
@@ -604,7 +608,7 @@ class Agent:
         return moves[int(rng.integers(len(moves)))]
 
     def _step(self, action) -> None:
-        name = action if isinstance(action, str) else self.env.action_names[int(action)]
+        name = self._name(action)
         frame = self.obs["image"]
         self.obs, _, terminated, truncated, self.info = self.env.step(self.action_index[name])
         self._remember()
