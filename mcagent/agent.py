@@ -214,9 +214,10 @@ class Agent:
         self.source, self.on_step = source, on_step
         self.hold_after = hold_after
         self.gather_ahead = gather_ahead
+        # skills.yaml, read once: the walks of every episode take it from here.
+        self.settings = settings = load_settings()
         # The view copied each step into `self.seen`, the episode's map of the cells seen,
         # which the guarded skills walk through (None: no map; they see the view only).
-        settings = load_settings()
         self.view = settings["view"] if remember else None
         # Finding skills walk to a target seen this episode (RememberedWalk) before their
         # learned policy explores, and a manipulation skill that dawdles is walked beside
@@ -242,7 +243,8 @@ class Agent:
         self.env, self.task, self.log = env, task, log_to or EpisodeLog()
         self.action_index = {name: i for i, name in enumerate(env.action_names)}
         self.semantic_ids = {name: i for i, name in enumerate(env.semantic_names) if name}
-        self.walks = {s.name: RememberedWalk(s, self.semantic_ids) for s in self.library
+        self.walks = {s.name: RememberedWalk(s, self.semantic_ids, settings=self.settings)
+                      for s in self.library
                       if s.kind in ("finding", "manipulation") and s.target in self.semantic_ids} \
             if self.walk_to_seen else {}
         # The creatures the survival layer fights: those whose skill has a policy.
