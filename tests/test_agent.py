@@ -16,7 +16,7 @@ from mcagent.oracle import OracleSkills
 from mcagent.planner import Planner
 from mcagent.recordings.format import read_recording
 from mcagent.skills.library import skill_library
-from mcagent.worlds.tasks import get_task
+from mcagent.worlds.tasks import Task, get_task
 
 ROOT = pathlib.Path(__file__).parent.parent
 GRAPH = ROOT / "skill_graph" / "crafter.yaml"
@@ -248,7 +248,7 @@ def test_the_agent_shelters_for_the_night_and_opens_the_shelter_in_the_morning(g
     agent.on_step = lambda frame, action, info, skill, plan: seen.append(
         (info["step"], info["daylight"], agent._enclosed(), info["sleeping"]))
     log = EpisodeLog()
-    agent.run(env, env.task, seed=6, log_to=log)
+    agent.run(env, env.task, seed=9, log_to=log)
     built = [e for e in log.events if e["event"] == "skill_succeeded"
              and e["skill"] == "build_shelter"]
     assert built, "no shelter built"
@@ -304,7 +304,7 @@ def test_a_shelter_stopped_by_a_zombie_is_not_slept_in(graph, library):
     policies = {**OracleSkills(library, env).runners(), "build_shelter": lambda obs: "noop"}
     agent = Agent(Planner(graph), library, policies)
     log = EpisodeLog()
-    agent.run(env, env.task, seed=6, log_to=log)
+    agent.run(env, env.task, seed=9, log_to=log)
     stopped = [e for e in log.of("interrupted") if e.get("skill") == "build_shelter"]
     assert stopped and stopped[0]["threat"] == "zombie"
     assert not [e for e in log.of("skill_started")
@@ -461,3 +461,26 @@ def test_a_learned_manipulation_skill_that_dawdles_is_walked_beside_its_target(g
     fx, fy = agent.info["facing"]
     assert grid[x + fx, y + fy] == ids["tree"]
     assert record.taken[-1] == "noop"      # beside the tree, the policy acts again
+
+
+def test_stone_for_the_shelter_is_gathered_before_the_night(graph, library):
+    # A day spent on saplings with a pickaxe and no stone: once the light falls below
+    # `prepare` the agent mines the stone its shelter starts with, then walls itself in.
+    task = Task(name="saplings", world="crafter", target_kind="item", target="sapling",
+                count=99, initial_inventory={"wood_pickaxe": 1}, max_steps=200)
+    env = worlds.make("crafter", task=task)
+    agent = Agent(Planner(graph), library, OracleSkills(library, env).runners())
+    log = EpisodeLog()
+    agent.run(env, task, seed=SEED, log_to=log)
+    gathered = [e for e in log.of("skill_started") if e["reason"] == "survival:shelter"]
+    assert gathered and {e["skill"] for e in gathered} <= {"find_stone", "collect_stone"}
+    assert all(e["step"] >= 100 for e in gathered)    # light 0.85 falls at step 113
+    built = next(e for e in log.of("skill_started") if e["skill"] == "build_shelter")
+    assert built["step"] > gathered[-1]["step"] and built["inventory"].get("stone", 0) >= 3
+    # Without `prepare`, what is held at dusk is all there is: no shelter.
+    agent = Agent(Planner(graph), library, OracleSkills(library, env).runners(),
+                  survival=Survival(prepare=None))
+    log = EpisodeLog()
+    agent.run(env, task, seed=SEED, log_to=log)
+    assert not [e for e in log.of("skill_started")
+                if e["reason"] == "survival:shelter" or e["skill"] == "build_shelter"]
