@@ -361,11 +361,17 @@ class Agent:
             if (not name.startswith("collect_") or finder not in self.library
                     or not self.library[finder].succeeded(self.info, self.semantic_ids)):
                 continue
-            # Runnable by the planner's own rules, its target (the nearby item) being at hand.
-            at_hand = {i: 1 for i in self.planner.graph[name].inputs if is_nearby(i)}
-            if self.planner.rules.can_run(name, {**self.info["inventory"], **at_hand}):
+            if self._runnable_at_hand(name):
                 return name
         return None
+
+    def _runnable_at_hand(self, name: str) -> bool:
+        """Whether the planner's own rules let skill `name` run on the inventory held, its
+        target (the nearby item it needs) being at hand: the tools are what is checked."""
+        if name not in self.planner.graph.skills:
+            return False
+        at_hand = {i: 1 for i in self.planner.graph[name].inputs if is_nearby(i)}
+        return self.planner.rules.can_run(name, {**self.info["inventory"], **at_hand})
 
     def _hold_goal(self) -> None:
         if self.goal is not None:
@@ -471,23 +477,17 @@ class Agent:
         if (not night and self.task.target_kind != "achievements" and self.plan_left is not None
                 and self.plan_left <= survival.finish_within):
             return False          # the goal comes first: it is expected before dusk
-        inventory = info["inventory"]
-        short = [item for item, n in self.library[survival.shelter].start_inventory.items()
-                 if inventory[item] < n]
-        gather = []
-        for item in short:
-            collect = f"collect_{item}"
-            if collect not in self.library or collect not in self.policies:
-                return False
-            target = self.library[collect].target
-            at_hand = {i: 1 for i in self.planner.graph[collect].inputs if is_nearby(i)}
-            if not self.planner.rules.can_run(collect, {**inventory, **at_hand}):
-                return False      # no tool for it (a pickaxe): what is held must do
-            gather.append((f"find_{target}" if target else None, collect))
-        if not gather:
+        # Each item short needs a collecting skill with a policy and the tools for it (a
+        # pickaxe): otherwise what is held must do. The first one is gathered now.
+        start = self.library[survival.shelter].start_inventory
+        collects = [f"collect_{item}" for item, n in start.items() if info["inventory"][item] < n]
+        if not collects or not all(c in self.library and c in self.policies
+                                   and self._runnable_at_hand(c) for c in collects):
             return False
-        find, collect = gather[0]
-        if (find in self.library and f"{self.library[collect].target}_nearby" not in self.nearby
+        collect = collects[0]
+        target = self.library[collect].target
+        find = f"find_{target}" if target else None
+        if (find in self.library and f"{target}_nearby" not in self.nearby
                 and not self.library[find].succeeded(info, self.semantic_ids)):
             if self._run_skill(find, reason="survival:shelter", interruptible=False) != "succeeded":
                 self.shelter_again_at = int(self.info["step"]) + 30
