@@ -22,8 +22,10 @@ survival skills run (`find_water`/`collect_drink`, `find_cow`/`eat_cow`,
 `wake_up`). As the light falls it gathers what the shelter starts with (its
 stone, `Survival.prepare`); at dusk it builds the shelter (`build_shelter`, when
 the library and the policies have it), sleeps or waits in it until the light is
-back, then opens it. The agent gives up only when the planner says the target is out
-of reach, or the episode ends.
+back, then opens it. A plant it placed (skills.yaml's `plants`) is walled in with
+stone by day, its growth counted (Crafter grows a plant only near the player), and it
+is eaten once ripe; the plant's walls are not mined by the other skills. The agent
+gives up only when the planner says the target is out of reach, or the episode ends.
 
 A task whose target is `achievements: all` (Crafter's score suite) has no one
 goal: the agent pursues the not-yet-unlocked achievement with the cheapest
@@ -244,6 +246,10 @@ class Agent:
         # A learned manipulation skill not done after this many steps is walked beside its
         # target through the memory (RememberedWalk.approach; None: never).
         self.approach_after: int | None = settings.get("approach_after")
+        # Plants the agent places: walled in, their updates counted, eaten ripe
+        # (skills.yaml's `plants`; None: left to the plan).
+        self.garden: Mapping | None = settings.get("plants")
+        self.plants: dict[tuple[int, int], int] = {}     # set per episode in run()
         self.fought: set[str] = set()      # set per episode in run()
 
     # -- one episode ---------------------------------------------------------------
@@ -277,6 +283,10 @@ class Agent:
         # failed shelter may be tried again.
         self.light, self.falling = float(self.info["daylight"]), False
         self.sheltered, self.shelter_again_at = False, 0
+        # The plants placed this episode (cell -> updates counted), and when a failed wall
+        # or meal may be tried again.
+        self.plants: dict[tuple[int, int], int] = {}
+        self.tend_again_at = 0
         self.log.emit("episode_started", 0, task=task.name, target=task.target,
                       target_kind=task.target_kind, count=task.count, seed=seed,
                       world_seed=self.info.get("world_seed"), policies=self.source,
@@ -284,7 +294,7 @@ class Agent:
         every = task.target_kind == "achievements"
         try:
             while not self.done:
-                if self._serve_survival():
+                if self._serve_survival() or self._tend_plants():
                     continue
                 if every and self._pick_goal() is None:
                     self._step("noop")      # nothing left to pursue: play on to the end
@@ -301,6 +311,10 @@ class Agent:
                         continue
                     self.end = "success" if self.info["success"] else "goal holds per planner"
                     break
+                if self._ripening(plan.first.skill):
+                    self.current = None
+                    self._step("noop")      # the plant is walled in: wait for it to ripen
+                    continue
                 ahead = self._gather_ahead(plan) if self.gather_ahead else None
                 outcome = self._run_skill(ahead or plan.first.skill,
                                           reason="plan:ahead" if ahead else "plan")
@@ -330,7 +344,8 @@ class Agent:
             return None
         if not set(locked) - self.on_hold:
             self.on_hold.clear()       # everything left was put aside: try them again
-        ready = [a for a in locked if a not in self.on_hold
+        ready = [a for a in locked if a not in self.on_hold and not self._ripening(a)
+                 and not (self.garden and a == self.garden["place"] and self._evening())
                  and set(self.task.after.get(a, ())) <= unlocked]
         costs = {}
         for achievement in ready or [a for a in locked if a not in self.on_hold]:
@@ -359,7 +374,7 @@ class Agent:
             spec = self.library[name] if name in self.library else None
             finder = f"find_{spec.target}" if spec is not None and spec.target else None
             if (not name.startswith("collect_") or finder not in self.library
-                    or not self.library[finder].succeeded(self.info, self.semantic_ids)):
+                    or not self.library[finder].succeeded(self._sensed(finder), self.semantic_ids)):
                 continue
             if self._runnable_at_hand(name):
                 return name
@@ -488,7 +503,7 @@ class Agent:
         target = self.library[collect].target
         find = f"find_{target}" if target else None
         if (find in self.library and f"{target}_nearby" not in self.nearby
-                and not self.library[find].succeeded(info, self.semantic_ids)):
+                and not self.library[find].succeeded(self._sensed(find), self.semantic_ids)):
             if self._run_skill(find, reason="survival:shelter", interruptible=False) != "succeeded":
                 self.shelter_again_at = int(self.info["step"]) + 30
                 return True
@@ -545,9 +560,144 @@ class Agent:
             if self.done:
                 raise _EpisodeEnded
 
+    # -- plants --------------------------------------------------------------------
+    def _evening(self) -> bool:
+        """The light has fallen below the shelter's `prepare` level (or it is night): the
+        time for the shelter's stone, not for a plant and its walls."""
+        survival = self.survival
+        if survival is None or not self.shelter_possible():
+            return False
+        return survival.night(self.light, self.falling) or (
+            survival.prepare is not None and self.falling and self.light < survival.prepare)
+
+    def _ripening(self, name: str) -> bool:
+        """Whether `name` (the skill, or achievement, of eating a plant) waits for a plant
+        placed this episode to ripen: `_tend_plants` eats it then."""
+        garden = self.garden
+        return (garden is not None and name == garden["eat"] and bool(self.plants)
+                and max(self.plants.values()) <= garden["ripe_after"])
+
+    def _note_plant(self) -> None:
+        """After the placing skill: the plant stands on the cell the player faces."""
+        cell = self._faced()
+        grid = self.info["semantic"]
+        if 0 <= cell[0] < grid.shape[0] and 0 <= cell[1] < grid.shape[1] \
+                and grid[cell] == self.semantic_ids.get("plant"):
+            self.plants[cell] = 0
+
+    def _grow_plants(self) -> None:
+        """Count an update for each plant within `grows_within` of the player (Crafter
+        updates only those), and forget one that the view shows gone."""
+        x, y = (int(v) for v in self.info["player_pos"])
+        vx, vy = self.settings["view"]
+        grid = self.info["semantic"]
+        for (px, py) in list(self.plants):
+            if abs(px - x) + abs(py - y) < self.garden["grows_within"]:
+                self.plants[(px, py)] += 1
+            if abs(px - x) <= vx and abs(py - y) <= vy \
+                    and grid[px, py] != self.semantic_ids.get("plant"):
+                del self.plants[(px, py)]
+
+    def _walls(self) -> set[tuple[int, int]]:
+        """The stone beside the plants placed this episode (the walls built, or the
+        mountain's): not to be mined, which would open the way to the plant."""
+        stone = self.semantic_ids.get("stone")
+        grid = self.seen if self.seen is not None else self.info["semantic"]
+        return {(x + dx, y + dy) for x, y in self.plants for dx, dy in _MOVES.values()
+                if 0 <= x + dx < grid.shape[0] and 0 <= y + dy < grid.shape[1]
+                and grid[x + dx, y + dy] == stone}
+
+    def _walled_off(self, walls: set[tuple[int, int]], grid: np.ndarray) -> np.ndarray:
+        """`grid` (the memory, or the map) with the plants' walls shown as a table: stone
+        no skill looks for, mines or walks through, so that finding and collecting skills
+        look for stone elsewhere."""
+        if not walls:
+            return grid
+        grid = grid.copy()
+        for x, y in walls:
+            if 0 <= x < grid.shape[0] and 0 <= y < grid.shape[1]:
+                grid[x, y] = self.semantic_ids["table"]
+        return grid
+
+    def _sensed(self, skill: str | None) -> Mapping:
+        """The step's `info` as the skills other than the meal read it (their success tests,
+        policies and walks): the plants' walls are not stone there. Guarded skills, which
+        mine nothing, read `self.info`."""
+        if not self.plants or (self.garden is not None and skill == self.garden["eat"]):
+            return self.info
+        walls = self._walls()
+        if not walls:
+            return self.info
+        return {**self.info, "semantic": self._walled_off(walls, self.info["semantic"])}
+
+    def _faced(self) -> tuple[int, int]:
+        x, y = (int(v) for v in self.info["player_pos"])
+        fx, fy = (int(v) for v in self.info["facing"])
+        return x + fx, y + fy
+
+    def _spare_for(self, skill: str) -> bool:
+        """Whether the inventory holds what `skill` starts with beyond what the shelter
+        starts with (its stone is kept for the night)."""
+        need = dict(self.library[skill].start_inventory)
+        if self.shelter_possible():
+            for item, n in self.library[self.survival.shelter].start_inventory.items():
+                if item in need:
+                    need[item] += n
+        return all(self.info["inventory"][item] >= n for item, n in need.items())
+
+    def _open_sides(self, cell: tuple[int, int]) -> list[tuple[int, int]]:
+        """The cells beside a plant that a creature could step onto (walkable ground as
+        the memory shows it, or a creature or the player standing there)."""
+        walkable = {self.semantic_ids[m] for m in self.env.rules.walkable if m in self.semantic_ids}
+        objects = {self.semantic_ids[m] for m in ("player", "cow", "zombie", "skeleton")
+                   if m in self.semantic_ids}
+        grid = self.seen if self.seen is not None else self.info["semantic"]
+        sides = []
+        for dx, dy in _MOVES.values():
+            x, y = cell[0] + dx, cell[1] + dy
+            if 0 <= x < grid.shape[0] and 0 <= y < grid.shape[1] and \
+                    (int(grid[x, y]) in walkable or int(grid[x, y]) in objects):
+                sides.append((x, y))
+        return sides
+
+    def _tend_plants(self) -> bool:
+        """By day, wall in the plants placed this episode (stone on every side creatures
+        walk on) and eat one that is ripe (a walk back first); True when a skill was run."""
+        garden = self.garden
+        if (garden is None or not self.plants or self.sheltered
+                or self.info["step"] < self.tend_again_at
+                or (self.survival is not None and self.survival.night(self.light, self.falling))):
+            return False
+        x, y = (int(v) for v in self.info["player_pos"])
+        reach = self.settings["remembered_reach"]["finding"]
+        for cell, grown in list(self.plants.items()):
+            if grown > garden["ripe_after"]:
+                if (garden["eat"] not in self.policies
+                        or max(abs(cell[0] - x), abs(cell[1] - y)) > reach):
+                    continue
+                outcome = self._run_skill(garden["eat"], reason="plant:ripe", walk_first=True)
+                if outcome == "succeeded":
+                    del self.plants[cell]
+                elif outcome == "failed":
+                    self.tend_again_at = int(self.info["step"]) + 30
+                return True
+            sides = self._open_sides(cell)
+            if (sides and garden["wall"] in self.policies and not self._evening()
+                    and self._spare_for(garden["wall"])):
+                outcome = self._run_skill(garden["wall"], reason="plant:wall",
+                                          extra={"place_at": sides})
+                if outcome == "failed":
+                    self.tend_again_at = int(self.info["step"]) + 30
+                return True
+        return False
+
     # -- one skill -----------------------------------------------------------------
-    def _run_skill(self, skill: str, reason: str, interruptible: bool = True) -> str:
-        """Run `skill` to its success test or budget. Returns succeeded, failed or interrupted."""
+    def _run_skill(self, skill: str, reason: str, interruptible: bool = True,
+                   walk_first: bool = False, extra: Mapping | None = None) -> str:
+        """Run `skill` to its success test or budget. Returns succeeded, failed or interrupted.
+        `walk_first`: a manipulation skill walks to its target (RememberedWalk.approach)
+        from its first step, and only then must keep it near. `extra`: more for the
+        policy's `info` (a guarded skill's `place_at`)."""
         spec = self.library[skill]
         budget = self.budgets.get(skill, spec.budget)
         start = int(self.info["step"])
@@ -559,7 +709,7 @@ class Agent:
         if policy is None:
             self._step("noop")  # the clock moves on, so a missing policy never stalls the loop
             return self._failed(skill, start, "no policy for this skill")
-        if spec.kind == "finding" and spec.succeeded(self.info, self.semantic_ids):
+        if spec.kind == "finding" and spec.succeeded(self._sensed(skill), self.semantic_ids):
             return self._succeeded(skill, start)
         guarded = spec.kind in ("crafting", "placing")
         learned = not getattr(policy, "privileged", False)
@@ -568,6 +718,8 @@ class Agent:
         # or cow has gone, ends, and the plan's finding skill walks back or looks again.
         target = (self.semantic_ids.get(spec.target)
                   if learned and spec.kind == "manipulation" and spec.target else None)
+        approach_after = 0 if walk_first else self.approach_after
+        near = not walk_first    # the target has been within `nearby`
         still = 0    # the policy's steps in a row that changed nothing
         for _ in range(budget):
             if not interruptible and (threat := self._threat(but=skill)) is not None:
@@ -587,17 +739,23 @@ class Agent:
                            if need is not None else {"threat": threat} if threat is not None
                            else {"night": True, "light": round(self.light, 2)})
                     return self._interrupted(skill, start, why)
-            info = self.info
+            info = self.info if guarded else self._sensed(skill)
             if guarded and self.seen is not None:
                 info = {**info, "seen": self.seen}
+            if extra:
+                info = {**info, **extra}
             walk = self.walks.get(skill) if self.seen is not None and learned else None
             action = None
+            walls = self._walls() if self.plants and skill != self.garden["eat"] else set()
             if walk is not None:
-                remembered = {**info, "seen": self.seen}
+                remembered = {**info, "seen": self._walled_off(walls, self.seen)}
                 ran = int(self.info["step"]) - start
                 if spec.kind == "manipulation":
-                    if self.approach_after is not None and ran >= self.approach_after:
+                    if approach_after is not None and ran >= approach_after:
                         action = walk.approach(remembered)
+                        if action is None and not near:      # walk_first, and no way there
+                            self._step("noop")
+                            return self._failed(skill, start, "no way to its target")
                 else:
                     action = walk.act(remembered)
                     if (action is None and self.explore_after is not None
@@ -615,15 +773,27 @@ class Agent:
                 action, still = unstuck, 0
             if learned and self._into_lava(action):
                 action = "noop"     # a step into lava is death; the frame shows it
+            if action == "do" and walls and self._faced() in walls:
+                # The stone walling in a plant is not mined (but by the meal): a collecting
+                # skill walks to other stone, or fails when it knows of none.
+                action = (walk.approach({**info, "seen": self._walled_off(walls, self.seen)})
+                          if walk is not None and spec.kind == "manipulation" else None)
+                if action is None or action == "do":
+                    self._step("noop")
+                    return self._failed(skill, start, "its target walls in a plant")
             before = self._pose()
             self._step(action)
-            if spec.succeeded(self.info, self.semantic_ids):
+            if spec.succeeded(self._sensed(skill) if spec.kind == "finding" else self.info,
+                              self.semantic_ids):
                 return self._succeeded(skill, start)
             if self.done:
                 return self._failed(skill, start, f"episode ended ({self.end})")
             still = still + 1 if from_policy and self._pose() == before else 0
-            if target is not None and target_distance(self.info, target) > spec.nearby:
-                return self._interrupted(skill, start, {"lost": spec.target})
+            if target is not None:
+                away = target_distance(self._sensed(skill), target) > spec.nearby
+                if near and away:
+                    return self._interrupted(skill, start, {"lost": spec.target})
+                near = near or not away
         return self._failed(skill, start, "budget")
 
     def _pose(self) -> tuple:
@@ -663,6 +833,8 @@ class Agent:
         frame = self.obs["image"]
         self.obs, _, terminated, truncated, self.info = self.env.step(self.action_index[name])
         self._remember()
+        if self.plants:
+            self._grow_plants()
         light = float(self.info["daylight"])
         self.falling, self.light = light < self.light, light
         if self.on_step is not None:
@@ -677,6 +849,8 @@ class Agent:
             self.seen = remember_view(self.seen, self.info, self.view)
 
     def _succeeded(self, skill: str, start: int) -> str:
+        if self.garden is not None and skill == self.garden["place"]:
+            self._note_plant()
         self.counts["succeeded"] += 1
         self.log.emit("skill_succeeded", self.info["step"], skill=skill,
                       steps=int(self.info["step"]) - start, inventory=_held(self.info["inventory"]))

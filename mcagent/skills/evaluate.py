@@ -102,15 +102,31 @@ def evaluate_skills(skills: Sequence[str], folder: str, *, source: str = "best",
                            graph=graph, greedy=greedy) for s in skills]
     results = []
     out_dir = pathlib.Path(out or folder)
+    # The skills measured before and not now keep their figures (one skill evaluated
+    # again does not wipe the others from the planner's costs).
+    kept = earlier_results(out_dir, source, skills)
     while pending:
         done, pending = ray.wait(pending)
         result = ray.get(done[0])
         results.append(result)
         if on_result:
             on_result(result)
-        write_results(results, out_dir, source, trials)
+        write_results(kept + results, out_dir, source, trials)
     order = {s: i for i, s in enumerate(skills)}
     return sorted(results, key=lambda r: order[r["skill"]])
+
+
+def earlier_results(out_dir: pathlib.Path, source: str, skills: Sequence[str]) -> list[dict]:
+    """The results in `out_dir`'s report for skills other than `skills` (none when there
+    is no readable report)."""
+    tag = "" if source == "best" else f"_{source}"
+    try:
+        earlier = json.loads((out_dir / f"evaluation{tag}.json").read_text())
+    except (OSError, ValueError):
+        return []
+    if not isinstance(earlier, list):
+        return []
+    return [r for r in earlier if isinstance(r, dict) and "skill" in r and r["skill"] not in skills]
 
 
 def write_results(results: Sequence[dict], out_dir: pathlib.Path, source: str, trials: int) -> None:

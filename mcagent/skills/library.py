@@ -329,9 +329,12 @@ class GuardedSkill:
             return None if move is None else self.spec.actions[0] if move == "here" else move
         return self._to_place(info)
 
-    def _to_place(self, info: Mapping) -> str:
+    def _to_place(self, info: Mapping) -> str | None:
         """The place action when the player faces a cell it may place on, else the first
         move of a shortest walk to such a facing; "noop" when there is none in reach.
+        With `info["place_at"]` (cells), only those cells are placed on, the player's own
+        cell among them once it steps off (it stands on walkable ground), and None when
+        none can be faced.
 
         A move towards a walkable cell steps onto it, towards any other cell only turns
         the player, so the search runs over (cell, facing). For a station that recipes use
@@ -341,6 +344,12 @@ class GuardedSkill:
         reach, any facing that may be placed on will do."""
         placed = self.spec.name[len("place_"):]
         where = self.rules.place[placed].where
+        if info.get("place_at") is not None:
+            return self._search_facing(info, where, set(), cells=set(info["place_at"]))
+        if self.rules.place[placed].type == "object":
+            # An object (Crafter's plant) is eaten by the creatures that come beside it:
+            # it goes where the fewest sides are ground they walk on (fewer walls to build).
+            return self._to_sheltered_cell(info, where) or "noop"
         companions = {s for rule in self.rules.make.values() if placed in rule.nearby
                       for s in rule.nearby} - {placed}
         x0, y0 = info["player_pos"]
@@ -351,15 +360,51 @@ class GuardedSkill:
         return self._search_facing(info, where, beside) or \
             self._search_facing(info, where, set()) or "noop"
 
-    def _search_facing(self, info: Mapping, where, beside: set) -> str | None:
-        x0, y0 = info["player_pos"]
+    def _to_sheltered_cell(self, info: Mapping, where) -> str | None:
+        """The first step towards placing on a cell of `where` in reach with the fewest
+        sides a creature could step onto (walkable ground, or a creature standing there),
+        the nearest of those; None when none can be faced."""
+        x0, y0 = (int(v) for v in info["player_pos"])
+        reach = self._reach(info)
+        walkable = self.rules.walkable
+        by_sides: dict[int, set] = {}
+        for x in range(x0 - reach[0], x0 + reach[0] + 1):
+            for y in range(y0 - reach[1], y0 + reach[1] + 1):
+                if self._material(info, x, y) not in where or self._creature(info, x, y):
+                    continue
+                sides = sum(self._material(info, x + dx, y + dy) in walkable
+                            or self._creature(info, x + dx, y + dy) for dx, dy in self.MOVES)
+                by_sides.setdefault(sides, set()).add((x, y))
+        cells: set = set()
+        for sides in sorted(by_sides):
+            cells |= by_sides[sides]
+            move = self._search_facing(info, where, set(), cells=cells)
+            if move is not None:
+                return move
+        return None
+
+    def _search_facing(self, info: Mapping, where, beside: set,
+                       cells: set | None = None) -> str | None:
+        x0, y0 = (int(v) for v in info["player_pos"])
         walkable, reach = self.rules.walkable, self._reach(info)
         # What the player may mine into a cell it may place on (stone leaves path): in a
         # tunnel the one cell beside the table may face only stone.
         minable = set(self.rules.minable(info["inventory"], where)) - set(where)
+        if cells is not None:
+            minable = set()
+
+        def ground(x, y):
+            # The map shows the player, not what it stands on: walkable ground (path will
+            # do for what may be placed there) when only some cells are placed on.
+            if cells is not None and (x, y) == (x0, y0):
+                return "path"
+            return self._material(info, x, y)
 
         def done(x, y, facing) -> bool:
             tx, ty = x + facing[0], y + facing[1]
+            if cells is not None:
+                return (tx, ty) in cells and (tx, ty) != (x, y) and ground(tx, ty) in where \
+                    and ((tx, ty) == (x0, y0) or not self._creature(info, tx, ty))
             material = self._material(info, tx, ty)
             if (material not in where and material not in minable) or self._creature(info, tx, ty):
                 return False
@@ -381,7 +426,8 @@ class GuardedSkill:
                     cx, cy = x + dx, y + dy
                     if abs(cx - x0) > reach[0] or abs(cy - y0) > reach[1]:
                         continue
-                    walk = self._material(info, cx, cy) in walkable and not self._creature(info, cx, cy)
+                    walk = ground(cx, cy) in walkable and (
+                        (cx, cy) == (x0, y0) and cells is not None or not self._creature(info, cx, cy))
                     state = (cx, cy, (dx, dy)) if walk else (x, y, (dx, dy))
                     if state not in first:
                         first[state] = move if (x, y, facing) == start else first[(x, y, facing)]
