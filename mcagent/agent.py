@@ -677,7 +677,7 @@ class Agent:
                     continue
                 outcome = self._run_skill(garden["eat"], reason="plant:ripe", walk_first=True)
                 if outcome == "succeeded":
-                    del self.plants[cell]
+                    self.plants.pop(cell, None)     # it may have gone meanwhile
                 elif outcome == "failed":
                     self.tend_again_at = int(self.info["step"]) + 30
                 return True
