@@ -285,7 +285,7 @@ class Agent:
         self.sheltered, self.shelter_again_at = False, 0
         # The plants placed this episode (cell -> updates counted), and when a failed wall
         # or meal may be tried again.
-        self.plants: dict[tuple[int, int], int] = {}
+        self.plants = {}
         self.tend_again_at = 0
         self.log.emit("episode_started", 0, task=task.name, target=task.target,
                       target_kind=task.target_kind, count=task.count, seed=seed,
@@ -486,9 +486,9 @@ class Agent:
         if (survival.prepare is None or self.sheltered or not self.shelter_possible()
                 or info["step"] < self.shelter_again_at):
             return False
-        night = survival.night(self.light, self.falling)
-        if not (night or (self.falling and self.light < survival.prepare)):
+        if not self._evening():
             return False
+        night = survival.night(self.light, self.falling)
         if (not night and self.task.target_kind != "achievements" and self.plan_left is not None
                 and self.plan_left <= survival.finish_within):
             return False          # the goal comes first: it is expected before dusk
@@ -619,13 +619,17 @@ class Agent:
                 grid[x, y] = self.semantic_ids["table"]
         return grid
 
-    def _sensed(self, skill: str | None) -> Mapping:
-        """The step's `info` as the skills other than the meal read it (their success tests,
-        policies and walks): the plants' walls are not stone there. Guarded skills, which
-        mine nothing, read `self.info`."""
+    def _walls_for(self, skill: str | None) -> set[tuple[int, int]]:
+        """The plants' walls that skill `skill` must leave standing (none for the meal)."""
         if not self.plants or (self.garden is not None and skill == self.garden["eat"]):
-            return self.info
-        walls = self._walls()
+            return set()
+        return self._walls()
+
+    def _sensed(self, skill: str | None, walls: set[tuple[int, int]] | None = None) -> Mapping:
+        """The step's `info` as the skills other than the meal read it (their success tests,
+        policies and walks): the plants' walls (`walls`, found when not given) are not stone
+        there. Guarded skills, which mine nothing, read `self.info`."""
+        walls = self._walls_for(skill) if walls is None else walls
         if not walls:
             return self.info
         return {**self.info, "semantic": self._walled_off(walls, self.info["semantic"])}
@@ -739,14 +743,14 @@ class Agent:
                            if need is not None else {"threat": threat} if threat is not None
                            else {"night": True, "light": round(self.light, 2)})
                     return self._interrupted(skill, start, why)
-            info = self.info if guarded else self._sensed(skill)
+            walls = self._walls_for(skill)
+            info = self.info if guarded else self._sensed(skill, walls)
             if guarded and self.seen is not None:
                 info = {**info, "seen": self.seen}
             if extra:
                 info = {**info, **extra}
             walk = self.walks.get(skill) if self.seen is not None and learned else None
             action = None
-            walls = self._walls() if self.plants and skill != self.garden["eat"] else set()
             if walk is not None:
                 remembered = {**info, "seen": self._walled_off(walls, self.seen)}
                 ran = int(self.info["step"]) - start
@@ -776,21 +780,23 @@ class Agent:
             if action == "do" and walls and self._faced() in walls:
                 # The stone walling in a plant is not mined (but by the meal): a collecting
                 # skill walks to other stone, or fails when it knows of none.
-                action = (walk.approach({**info, "seen": self._walled_off(walls, self.seen)})
+                action = (walk.approach(remembered)
                           if walk is not None and spec.kind == "manipulation" else None)
                 if action is None or action == "do":
                     self._step("noop")
                     return self._failed(skill, start, "its target walls in a plant")
             before = self._pose()
             self._step(action)
-            if spec.succeeded(self._sensed(skill) if spec.kind == "finding" else self.info,
-                              self.semantic_ids):
+            # The new step's map as the skill reads it, for its test and its target.
+            sensed = self._sensed(skill) if spec.kind == "finding" or target is not None \
+                else self.info
+            if spec.succeeded(sensed if spec.kind == "finding" else self.info, self.semantic_ids):
                 return self._succeeded(skill, start)
             if self.done:
                 return self._failed(skill, start, f"episode ended ({self.end})")
             still = still + 1 if from_policy and self._pose() == before else 0
             if target is not None:
-                away = target_distance(self._sensed(skill), target) > spec.nearby
+                away = target_distance(sensed, target) > spec.nearby
                 if near and away:
                     return self._interrupted(skill, start, {"lost": spec.target})
                 near = near or not away

@@ -116,12 +116,16 @@ def evaluate_skills(skills: Sequence[str], folder: str, *, source: str = "best",
     return sorted(results, key=lambda r: order[r["skill"]])
 
 
+def _tag(source: str) -> str:
+    """The file names' suffix for a checkpoint source: evaluation.json, evaluation_bc.json."""
+    return "" if source == "best" else f"_{source}"
+
+
 def earlier_results(out_dir: pathlib.Path, source: str, skills: Sequence[str]) -> list[dict]:
     """The results in `out_dir`'s report for skills other than `skills` (none when there
     is no readable report)."""
-    tag = "" if source == "best" else f"_{source}"
     try:
-        earlier = json.loads((out_dir / f"evaluation{tag}.json").read_text())
+        earlier = json.loads((out_dir / f"evaluation{_tag(source)}.json").read_text())
     except (OSError, ValueError):
         return []
     if not isinstance(earlier, list):
@@ -131,7 +135,7 @@ def earlier_results(out_dir: pathlib.Path, source: str, skills: Sequence[str]) -
 
 def write_results(results: Sequence[dict], out_dir: pathlib.Path, source: str, trials: int) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    tag = "" if source == "best" else f"_{source}"
+    tag = _tag(source)
     provenance = f"mcagent skills evaluate, {trials} trials per skill, {source} checkpoints"
     # The planner's costs are for the graph's skills; the survival layer's (which no plan
     # asks for) stay in the evaluation report only.
