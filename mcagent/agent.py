@@ -14,7 +14,9 @@ never seen, to the nearest unseen cell of the memory (`RememberedWalk.explore`, 
 privileged runner, which sees the whole map). A skill runs until its
 success test (`SkillSpec.succeeded`) or its step budget; a learned manipulation
 skill also ends once its target is no longer within its `nearby` cells (it walked
-off, the cow or zombie left), a learned policy whose steps change nothing gets
+off, the cow or zombie left; when the memory knows no way to that target, as across
+water, its cells are hidden from the skills for a while, `OUT_OF_REACH_FOR` steps, so
+that the search looks for another), a learned policy whose steps change nothing gets
 another move after `skills.yaml`'s `stuck_after` of them (off by default), and no learned policy
 steps into lava. When health, food,
 drink or energy run low the current skill is interrupted and the library's
@@ -69,6 +71,7 @@ _MOVES = {move: step for step, move in GuardedSkill.MOVES.items()}   # name -> (
 EVENT_KINDS = ("episode_started", "replanned", "skill_started", "skill_succeeded", "skill_failed",
                "interrupted", "episode_ended")
 LOG_FORMAT = "mcagent-episode-log/1"
+OUT_OF_REACH_FOR = 150   # steps a target with no way to it stays hidden from the skills
 
 
 @dataclasses.dataclass(frozen=True)
@@ -250,6 +253,7 @@ class Agent:
         # (skills.yaml's `plants`; None: left to the plan).
         self.garden: Mapping | None = settings.get("plants")
         self.plants: dict[tuple[int, int], int] = {}     # set per episode in run()
+        self.out_of_reach: dict[tuple[int, int], int] = {}     # likewise
         self.fought: set[str] = set()      # set per episode in run()
 
     # -- one episode ---------------------------------------------------------------
@@ -286,6 +290,10 @@ class Agent:
         # The plants placed this episode (cell -> updates counted), and when a failed wall
         # or meal may be tried again.
         self.plants = {}
+        # Targets a learned manipulation skill found no way to (stone across water, in view
+        # and so within the finding skill's test): cell -> the step until which the skills
+        # do not see them (`_walls_for`), so that the search looks for another.
+        self.out_of_reach = {}
         self.tend_again_at = 0
         self.log.emit("episode_started", 0, task=task.name, target=task.target,
                       target_kind=task.target_kind, count=task.count, seed=seed,
@@ -620,10 +628,46 @@ class Agent:
         return grid
 
     def _walls_for(self, skill: str | None) -> set[tuple[int, int]]:
-        """The plants' walls that skill `skill` must leave standing (none for the meal)."""
+        """The cells skill `skill` does not see as what they are: the plants' walls, which
+        it must leave standing (none for the meal), and targets out of reach."""
+        hidden = self._out_of_reach()
         if not self.plants or (self.garden is not None and skill == self.garden["eat"]):
+            return hidden
+        return self._walls() | hidden
+
+    def _out_of_reach(self) -> set[tuple[int, int]]:
+        if not self.out_of_reach:
             return set()
-        return self._walls()
+        step = int(self.info["step"])
+        self.out_of_reach = {cell: until for cell, until in self.out_of_reach.items()
+                             if until > step}
+        return set(self.out_of_reach)
+
+    def _reachable(self, walk: RememberedWalk, walls: set[tuple[int, int]], target: int,
+                   origin: tuple[int, int]) -> bool:
+        """Whether the memory walk knows a way beside a `target` cell within `nearby` cells
+        of `origin` (the others are hidden from the search)."""
+        x, y = origin
+        r = int(self.settings["nearby"])
+        seen = self._walled_off(walls, self.seen).copy()
+        near = np.zeros(seen.shape, dtype=bool)
+        near[max(0, x - r):x + r + 1, max(0, y - r):y + r + 1] = True
+        seen[(seen == target) & ~near] = self.semantic_ids["table"]
+        return walk.approach({**self.info, "seen": seen}) is not None
+
+    def _put_out_of_reach(self, target: int | None, origin: tuple[int, int]) -> None:
+        """Hide the cells of `target` within the skills' `nearby` cells of `origin` (where
+        the finding skill's test held) for a while."""
+        if target is None:
+            return
+        x, y = origin
+        r = int(self.settings["nearby"])
+        grid = self.info["semantic"]
+        until = int(self.info["step"]) + OUT_OF_REACH_FOR
+        for cx in range(max(0, x - r), min(grid.shape[0], x + r + 1)):
+            for cy in range(max(0, y - r), min(grid.shape[1], y + r + 1)):
+                if grid[cx, cy] == target:
+                    self.out_of_reach[(cx, cy)] = until
 
     def _sensed(self, skill: str | None, walls: set[tuple[int, int]] | None = None) -> Mapping:
         """The step's `info` as the skills other than the meal read it (their success tests,
@@ -724,6 +768,7 @@ class Agent:
                   if learned and spec.kind == "manipulation" and spec.target else None)
         approach_after = 0 if walk_first else self.approach_after
         near = not walk_first    # the target has been within `nearby`
+        origin = tuple(int(v) for v in self.info["player_pos"])   # where the skill began
         still = 0    # the policy's steps in a row that changed nothing
         for _ in range(budget):
             if not interruptible and (threat := self._threat(but=skill)) is not None:
@@ -798,6 +843,12 @@ class Agent:
             if target is not None:
                 away = target_distance(sensed, target) > spec.nearby
                 if near and away:
+                    if walk is not None and not self._reachable(walk, walls, target, origin):
+                        # In view, so the finding skill's test holds, but no way to it
+                        # (across water): hidden for a while, the search looks for another
+                        # instead of walking back to it, round and round.
+                        self._put_out_of_reach(target, origin)
+                        return self._failed(skill, start, "no way to its target")
                     return self._interrupted(skill, start, {"lost": spec.target})
                 near = near or not away
         return self._failed(skill, start, "budget")
