@@ -16,7 +16,8 @@ success test (`SkillSpec.succeeded`) or its step budget; a learned manipulation
 skill also ends once its target is no longer within its `nearby` cells (it walked
 off, the cow or zombie left; when the memory knows no way to that target, as across
 water, its cells are hidden from the skills for a while, `OUT_OF_REACH_FOR` steps, so
-that the search looks for another), a learned policy whose steps change nothing gets
+that the search looks for another, and when it does, the skill's next run walks beside
+one first), a learned policy whose steps change nothing gets
 another move after `skills.yaml`'s `stuck_after` of them (off by default), and no learned policy
 steps into lava. When health, food,
 drink or energy run low the current skill is interrupted and the library's
@@ -254,6 +255,7 @@ class Agent:
         self.garden: Mapping | None = settings.get("plants")
         self.plants: dict[tuple[int, int], int] = {}     # set per episode in run()
         self.out_of_reach: dict[tuple[int, int], int] = {}     # likewise
+        self.walk_next: set[str] = set()                       # likewise
         self.fought: set[str] = set()      # set per episode in run()
 
     # -- one episode ---------------------------------------------------------------
@@ -294,6 +296,10 @@ class Agent:
         # and so within the finding skill's test): cell -> the step until which the skills
         # do not see them (`_walls_for`), so that the search looks for another.
         self.out_of_reach = {}
+        # Learned manipulation skills that lost a target they could have walked to: their
+        # next run walks beside one first (the finding skill's step back, then the
+        # policy's step off again, went round and round).
+        self.walk_next = set()
         self.tend_again_at = 0
         self.log.emit("episode_started", 0, task=task.name, target=task.target,
                       target_kind=task.target_kind, count=task.count, seed=seed,
@@ -749,6 +755,8 @@ class Agent:
         spec = self.library[skill]
         budget = self.budgets.get(skill, spec.budget)
         start = int(self.info["step"])
+        walk_first = walk_first or skill in self.walk_next
+        self.walk_next.discard(skill)
         self.current = skill
         self.counts["run"] += 1
         self.log.emit("skill_started", start, skill=skill, reason=reason, budget=budget,
@@ -849,6 +857,8 @@ class Agent:
                         # instead of walking back to it, round and round.
                         self._put_out_of_reach(target, origin)
                         return self._failed(skill, start, "no way to its target")
+                    if walk is not None and approach_after is not None:
+                        self.walk_next.add(skill)
                     return self._interrupted(skill, start, {"lost": spec.target})
                 near = near or not away
         return self._failed(skill, start, "budget")

@@ -401,6 +401,36 @@ def test_a_learned_skill_that_walks_off_from_its_target_stops(graph, library):
     assert replanned["first"] == "find_tree"
 
 
+def test_a_skill_that_lost_a_target_it_could_reach_walks_to_it_first_the_next_time(
+        graph, library):
+    # The same walker-off: its first run ends lost, and the finding skill walks the step
+    # back. The next run starts with the memory walk beside a tree (facing it) instead of
+    # the policy's step off, which would end it lost again, round and round.
+    env = worlds.make("crafter", task="collect_wood", max_steps=60)
+    ids = {n: i for i, n in enumerate(env.semantic_names) if n}
+
+    class WalkOff:
+        def act(self, obs, info):
+            return _move_towards(info, _nearest(info, ids, "tree"), away=True)
+
+    facing = {}     # step -> whether collect_wood stood facing a tree after it
+
+    def on_step(frame, action, info, skill, plan):
+        if skill == "collect_wood":
+            x, y = info["player_pos"]
+            fx, fy = info["facing"]
+            facing[info["step"]] = info["semantic"][x + fx, y + fy] == ids["tree"]
+
+    policies = {**OracleSkills(library, env).runners(), "collect_wood": WalkOff()}
+    log = EpisodeLog()
+    Agent(Planner(graph), library, policies, survival=None, on_step=on_step).run(
+        env, env.task, seed=SEED, log_to=log)
+    first, second = [e for e in log.of("skill_started") if e["skill"] == "collect_wood"][:2]
+    assert log.events[log.events.index(first) + 1].get("lost") == "tree"
+    assert any(facing.get(second["step"] + i) for i in range(1, 9)), \
+        "the second run never stood facing a tree"
+
+
 def test_a_target_in_view_with_no_way_to_it_is_left_for_another(graph, library):
     # The only tree in view stands three cells off, ringed by water: find_tree's test holds
     # but no walk reaches it. A learned collect_wood that steps off it would have the
