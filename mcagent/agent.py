@@ -18,8 +18,9 @@ off, the cow or zombie left; when the memory knows no way to that target, as acr
 water, its cells are hidden from the skills for a while, `OUT_OF_REACH_FOR` steps, so
 that the search looks for another, and when it does, the skill's next run walks beside
 one first), a learned policy whose steps change nothing gets
-another move after `skills.yaml`'s `stuck_after` of them (off by default), and no learned policy
-steps into lava. When health, food,
+another move after `skills.yaml`'s `stuck_after` of them (off by default), a learned `do`
+for a target that is walked on (grass, for a sapling) that faces anything else becomes a
+step towards it, and no learned policy steps into lava. When health, food,
 drink or energy run low the current skill is interrupted and the library's
 survival skills run (`find_water`/`collect_drink`, `find_cow`/`eat_cow`,
 `wake_up`). As the light falls it gathers what the shelter starts with (its
@@ -828,6 +829,12 @@ class Agent:
             unstuck = from_policy and learned and self._stuck(still, spec, action)
             if unstuck:
                 action, still = unstuck, 0
+            if (target is not None and from_policy and action == "do"
+                    and spec.target in self.env.rules.walkable):
+                # A target that is walked on (grass, for a sapling) has no approach walk:
+                # a `do` facing anything else gathers nothing, so it becomes a step
+                # towards the nearest target cell (the frame shows where the grass is).
+                action = self._toward(info, target) or action
             if learned and self._into_lava(action):
                 action = "noop"     # a step into lava is death; the frame shows it
             if action == "do" and walls and self._faced() in walls:
@@ -862,6 +869,26 @@ class Agent:
                     return self._interrupted(skill, start, {"lost": spec.target})
                 near = near or not away
         return self._failed(skill, start, "budget")
+
+    def _toward(self, info: Mapping, target: int) -> str | None:
+        """For a `do` that does not face a `target` cell: the move towards the nearest one
+        in view (along the longer axis first), or None when it faces one or none is in view."""
+        grid = info["semantic"]
+        fx, fy = self._faced()
+        if 0 <= fx < grid.shape[0] and 0 <= fy < grid.shape[1] and grid[fx, fy] == target:
+            return None
+        x, y = (int(v) for v in info["player_pos"])
+        vx, vy = self.settings["view"]
+        window = grid[max(0, x - vx):x + vx + 1, max(0, y - vy):y + vy + 1]
+        cells = [(cx + max(0, x - vx) - x, cy + max(0, y - vy) - y)
+                 for cx, cy in np.argwhere(window == target)]
+        cells = [c for c in cells if c != (0, 0)]
+        if not cells:
+            return None
+        dx, dy = min(cells, key=lambda c: (abs(c[0]) + abs(c[1]), c))
+        if abs(dx) >= abs(dy):
+            return "move_right" if dx > 0 else "move_left"
+        return "move_down" if dy > 0 else "move_up"
 
     def _pose(self) -> tuple:
         """Where the player stands, where it faces, and what it holds."""

@@ -431,6 +431,31 @@ def test_a_skill_that_lost_a_target_it_could_reach_walks_to_it_first_the_next_ti
         "the second run never stood facing a tree"
 
 
+def test_a_learned_do_facing_no_grass_steps_towards_the_grass_for_a_sapling(graph, library):
+    # Path all round the player, grass two cells to the right: a learned collect_sapling
+    # that only presses `do` gathers nothing from the path (traced: 83 times in a tunnel,
+    # seed 1e9+14 of the Crafter score); the agent turns such a `do` into a step towards
+    # the grass, where the `do`s then find a sapling.
+    def path_around(env, x, y):
+        for dx in range(-4, 2):
+            for dy in range(-3, 4):
+                if (dx, dy) != (0, 0):
+                    env.world[(x + dx, y + dy)] = "path"
+        for dx in range(2, 5):
+            for dy in range(-1, 2):
+                env.world[(x + dx, y + dy)] = "grass"
+
+    task = Task(name="sapling", world="crafter", target_kind="item", target="sapling",
+                count=1, initial_inventory={}, max_steps=120)
+    env = _EditedWorld(worlds.make("crafter", task=task), path_around)
+    record = _Recorder("collect_sapling")
+    policies = {**OracleSkills(library, env).runners(), "collect_sapling": lambda obs: "do"}
+    result = Agent(Planner(graph), library, policies, survival=None, on_step=record).run(
+        env, task, seed=SEED)
+    assert result.success
+    assert record.taken[0] == "move_right" and set(record.taken[1:]) == {"do"}
+
+
 def test_a_target_in_view_with_no_way_to_it_is_left_for_another(graph, library):
     # The only tree in view stands three cells off, ringed by water: find_tree's test holds
     # but no walk reaches it. A learned collect_wood that steps off it would have the
