@@ -654,11 +654,9 @@ class Agent:
                    origin: tuple[int, int]) -> bool:
         """Whether the memory walk knows a way beside a `target` cell within `nearby` cells
         of `origin` (the others are hidden from the search)."""
-        x, y = origin
-        r = int(self.settings["nearby"])
         seen = self._walled_off(walls, self.seen).copy()
         near = np.zeros(seen.shape, dtype=bool)
-        near[max(0, x - r):x + r + 1, max(0, y - r):y + r + 1] = True
+        near[self._around(origin)] = True
         seen[(seen == target) & ~near] = self.semantic_ids["table"]
         return walk.approach({**self.info, "seen": seen}) is not None
 
@@ -667,14 +665,16 @@ class Agent:
         the finding skill's test held) for a while."""
         if target is None:
             return
+        box = self._around(origin)
+        until = int(self.info["step"]) + OUT_OF_REACH_FOR
+        for dx, dy in np.argwhere(self.info["semantic"][box] == target):
+            self.out_of_reach[(box[0].start + int(dx), box[1].start + int(dy))] = until
+
+    def _around(self, origin: tuple[int, int]) -> tuple[slice, slice]:
+        """The cells within the skills' `nearby` cells of `origin`, as a map's slices."""
         x, y = origin
         r = int(self.settings["nearby"])
-        grid = self.info["semantic"]
-        until = int(self.info["step"]) + OUT_OF_REACH_FOR
-        for cx in range(max(0, x - r), min(grid.shape[0], x + r + 1)):
-            for cy in range(max(0, y - r), min(grid.shape[1], y + r + 1)):
-                if grid[cx, cy] == target:
-                    self.out_of_reach[(cx, cy)] = until
+        return slice(max(0, x - r), x + r + 1), slice(max(0, y - r), y + r + 1)
 
     def _sensed(self, skill: str | None, walls: set[tuple[int, int]] | None = None) -> Mapping:
         """The step's `info` as the skills other than the meal read it (their success tests,
@@ -879,16 +879,14 @@ class Agent:
             return None
         x, y = (int(v) for v in info["player_pos"])
         vx, vy = self.settings["view"]
-        window = grid[max(0, x - vx):x + vx + 1, max(0, y - vy):y + vy + 1]
-        cells = [(cx + max(0, x - vx) - x, cy + max(0, y - vy) - y)
-                 for cx, cy in np.argwhere(window == target)]
-        cells = [c for c in cells if c != (0, 0)]
-        if not cells:
+        x0, y0 = max(0, x - vx), max(0, y - vy)
+        cells = [(int(cx) + x0 - x, int(cy) + y0 - y)
+                 for cx, cy in np.argwhere(grid[x0:x + vx + 1, y0:y + vy + 1] == target)]
+        if not cells:      # (the player's own cell shows the player, never the target)
             return None
         dx, dy = min(cells, key=lambda c: (abs(c[0]) + abs(c[1]), c))
-        if abs(dx) >= abs(dy):
-            return "move_right" if dx > 0 else "move_left"
-        return "move_down" if dy > 0 else "move_up"
+        step = (int(np.sign(dx)), 0) if abs(dx) >= abs(dy) else (0, int(np.sign(dy)))
+        return GuardedSkill.MOVES[step]
 
     def _pose(self) -> tuple:
         """Where the player stands, where it faces, and what it holds."""
