@@ -74,6 +74,7 @@ EVENT_KINDS = ("episode_started", "replanned", "skill_started", "skill_succeeded
                "interrupted", "episode_ended")
 LOG_FORMAT = "mcagent-episode-log/1"
 OUT_OF_REACH_FOR = 150   # steps a target with no way to it stays hidden from the skills
+STATION_DISTRUST_FOR = 50   # steps a station remembered beside a failed craft is not believed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -258,6 +259,12 @@ class Agent:
         self.out_of_reach: dict[tuple[int, int], int] = {}     # likewise
         self.walk_next: set[str] = set()                       # likewise
         self.fought: set[str] = set()      # set per episode in run()
+        # A crafting station (table, furnace) the memory shows within this many cells is
+        # believed nearby when planning (skills.yaml's `remembered_reach.stations`; None:
+        # only what the skills' own semantics leave).
+        self.station_reach: int | None = settings["remembered_reach"].get("stations")
+        self.stations: dict[str, str] = {}                      # set per episode in run()
+        self.distrust: dict[str, int] = {}                      # likewise
 
     # -- one episode ---------------------------------------------------------------
     def run(self, env, task: Task, seed: int | None = None,
@@ -269,6 +276,15 @@ class Agent:
                       for s in self.library
                       if s.kind in ("finding", "manipulation") and s.target in self.semantic_ids} \
             if self.walk_to_seen else {}
+        # The stations the crafting skills need nearby (the world's materials among them):
+        # material -> its `*_nearby` item.
+        self.stations = {item[:-len("_nearby")]: item
+                         for skill in self.planner.graph.skills.values() if skill.kind == "crafting"
+                         for item in skill.inputs
+                         if is_nearby(item) and item[:-len("_nearby")] in self.semantic_ids}
+        # Stations not to believe from the memory until the step given: a crafting skill
+        # failed beside the one remembered (no cell with every station around, say).
+        self.distrust = {}
         # The creatures the survival layer fights: those whose skill has a policy.
         self.fought = {c for c, skill in self.survival.threats.items()
                        if skill in self.policies} if self.survival is not None else set()
@@ -359,6 +375,7 @@ class Agent:
             return None
         if not set(locked) - self.on_hold:
             self.on_hold.clear()       # everything left was put aside: try them again
+        self._believe_stations()
         ready = [a for a in locked if a not in self.on_hold and not self._ripening(a)
                  and not (self.garden and a == self.garden["place"] and self._evening())
                  and set(self.task.after.get(a, ())) <= unlocked]
@@ -422,9 +439,24 @@ class Agent:
             return task.target, max(1, task.count - int(self.info["achievements"][task.target]))
         return task.target, task.count
 
+    def _believe_stations(self) -> None:
+        """Believe the crafting stations that the memory shows within `station_reach` cells
+        nearby: a finding skill clears the belief (the player has walked off), and the next
+        plan would place a new table beside the player, where the crafting skill can walk
+        back to the one it remembers (`remembered_reach.crafting`)."""
+        if self.seen is None or not self.station_reach:
+            return
+        box = self._around(tuple(int(v) for v in self.info["player_pos"]), self.station_reach)
+        step = int(self.info["step"])
+        for material, item in self.stations.items():
+            if step >= self.distrust.get(material, 0) and \
+                    (self.seen[box] == self.semantic_ids[material]).any():
+                self.nearby.add(item)
+
     def _replan(self):
         target, count = self._target()
         step = self.info["step"]
+        self._believe_stations()
         try:
             plan = self.planner.replan(target, self.info["inventory"], self.nearby, count=count)
         except (UnreachableError, PlanNotFoundError) as error:
@@ -670,10 +702,11 @@ class Agent:
         for dx, dy in np.argwhere(self.info["semantic"][box] == target):
             self.out_of_reach[(box[0].start + int(dx), box[1].start + int(dy))] = until
 
-    def _around(self, origin: tuple[int, int]) -> tuple[slice, slice]:
-        """The cells within the skills' `nearby` cells of `origin`, as a map's slices."""
+    def _around(self, origin: tuple[int, int], r: int | None = None) -> tuple[slice, slice]:
+        """The cells within `r` cells of `origin` (default the skills' `nearby`), as a map's
+        slices."""
         x, y = origin
-        r = int(self.settings["nearby"])
+        r = int(self.settings["nearby"] if r is None else r)
         return slice(max(0, x - r), x + r + 1), slice(max(0, y - r), y + r + 1)
 
     def _sensed(self, skill: str | None, walls: set[tuple[int, int]] | None = None) -> Mapping:
@@ -968,6 +1001,13 @@ class Agent:
     def _failed(self, skill: str, start: int, why: str) -> str:
         self.log.emit("skill_failed", self.info["step"], skill=skill, why=why,
                       steps=int(self.info["step"]) - start, inventory=_held(self.info["inventory"]))
+        if self.library[skill].kind in ("crafting", "placing") and skill in self.planner.graph.skills:
+            # The stations it needed are not believed from the memory for a while: the plan
+            # places new ones instead of sending the guard back to the same place.
+            for item in self.planner.graph[skill].inputs:
+                material = item[:-len("_nearby")]
+                if material in self.stations:
+                    self.distrust[material] = int(self.info["step"]) + STATION_DISTRUST_FOR
         self._update_nearby(skill, succeeded=False)
         self._check_ended()
         return "failed"

@@ -148,6 +148,29 @@ def test_wood_the_plan_needs_later_is_cut_while_a_tree_is_at_hand(graph, library
     assert agent._gather_ahead(plan) is None              # no tree at hand: the plan's order
 
 
+def test_a_table_the_memory_shows_nearby_is_walked_back_to_not_placed_again(graph, library):
+    env = worlds.make("crafter", task="collect_wood")
+    agent = Agent(Planner(graph), library, OracleSkills(library, env).runners())
+    assert agent.run(env, env.task, seed=SEED).success
+    x, y = agent.info["player_pos"]
+    table = agent.semantic_ids["table"]
+    assert agent.stations == {"table": "table_nearby", "furnace": "furnace_nearby"}
+    reach = agent.station_reach
+    agent.task = get_task("make_wood_pickaxe")
+    agent.info["inventory"]["wood"] = 1
+    agent.seen[agent.seen == table] = agent.semantic_ids["grass"]
+    agent.seen[x + reach + 1, y] = table          # remembered, but further than the reach
+    agent.nearby = set()
+    assert "place_table" in agent._replan().skills
+    agent.seen[x + reach, y] = table              # within it: the crafting skill walks back
+    plan = agent._replan()
+    assert "table_nearby" in agent.nearby and plan.skills == ("make_wood_pickaxe",)
+    # A craft that failed beside it: the plan places a table of its own for a while.
+    agent.done = False
+    agent._failed("make_wood_pickaxe", int(agent.info["step"]), "cannot run here")
+    assert "table_nearby" not in agent.nearby and "place_table" in agent._replan().skills
+
+
 def test_a_skill_without_a_policy_fails_and_the_episode_still_ends(graph, library):
     env = worlds.make("crafter", task="collect_wood", max_steps=30)
     log = EpisodeLog()
@@ -248,7 +271,7 @@ def test_the_agent_shelters_for_the_night_and_opens_the_shelter_in_the_morning(g
     agent.on_step = lambda frame, action, info, skill, plan: seen.append(
         (info["step"], info["daylight"], agent._enclosed(), info["sleeping"]))
     log = EpisodeLog()
-    agent.run(env, env.task, seed=2, log_to=log)
+    agent.run(env, env.task, seed=3, log_to=log)
     built = [e for e in log.events if e["event"] == "skill_succeeded"
              and e["skill"] == "build_shelter"]
     assert built, "no shelter built"
