@@ -260,9 +260,9 @@ class Agent:
         self.walk_next: set[str] = set()                       # likewise
         self.fought: set[str] = set()      # set per episode in run()
         # A crafting station (table, furnace) the memory shows within this many cells is
-        # believed nearby when planning (skills.yaml's `remembered_reach.stations`; None:
-        # only what the skills' own semantics leave).
-        self.station_reach: int | None = settings["remembered_reach"].get("stations")
+        # believed nearby when planning: the placing reach, so that a furnace goes down
+        # beside the table believed (skills.yaml's `remembered_reach`).
+        self.station_reach: int = int(settings["remembered_reach"]["placing"])
         self.stations: dict[str, str] = {}                      # set per episode in run()
         self.distrust: dict[str, int] = {}                      # likewise
 
@@ -443,8 +443,8 @@ class Agent:
         """Believe the crafting stations that the memory shows within `station_reach` cells
         nearby: a finding skill clears the belief (the player has walked off), and the next
         plan would place a new table beside the player, where the crafting skill can walk
-        back to the one it remembers (`remembered_reach.crafting`)."""
-        if self.seen is None or not self.station_reach:
+        back to the one it remembers."""
+        if self.seen is None:
             return
         box = self._around(tuple(int(v) for v in self.info["player_pos"]), self.station_reach)
         step = int(self.info["step"])
