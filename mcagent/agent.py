@@ -3,7 +3,9 @@
 After every skill, successful or not, the agent re-plans from the inventory it
 has and the `*_nearby` items it believes in (Plan4MC's semantics,
 `planner.semantics.nearby_after`; a failed skill also drops the nearby items
-it needed, since evidently they were not there). When the plan's next skill
+it needed, since evidently they were not there; a table or furnace that the memory
+shows within the placing reach is believed nearby, `Agent._believe_stations`, so that
+the crafting skill walks back to it instead of the plan placing another). When the plan's next skill
 is a search, a collecting skill the plan runs later whose target is at hand
 runs first (`Agent._gather_ahead`). The agent remembers the cells it has seen
 this episode (`skills.library.remember_view`): crafting and placing walk back
