@@ -62,6 +62,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from mcagent.graph.schema import NEARBY_SUFFIX
 from mcagent.planner import Planner, PlanNotFoundError, UnreachableError
 from mcagent.planner.semantics import is_nearby, nearby_after
 from mcagent.skills.library import (GuardedSkill, RememberedWalk, SkillLibrary, load_settings,
@@ -83,15 +84,8 @@ STATION_DISTRUST_FOR = 50   # steps a station remembered beside a failed craft i
 class Survival:
     """When to interrupt for a vital (at or below `low`), and until when to serve it (`resume`)."""
 
-    # Food is served from 4, not 2: a cow can take long to find (they grow scarce where the
-    # agent has eaten), and at 0 food the player loses a point of health every 16 steps.
-    # Learned skills, 100 Crafter-score episodes from seeds 1e9 / 2e9 / 3e9: alive at step
-    # 300 46 / 38 / 45 -> 58 / 54 / 60, achievements per episode 13.49 / 13.28 / 13.54 ->
-    # 13.56 / 13.93 / 14.28; food 3: 48 alive, 13.70 (1e9); drink from 4 as well: 13.34 /
-    # 13.32 (1e9 / 3e9). make_iron_pickaxe 58 of 100 either way. (Skill episodes still serve
-    # food at 2, skills.yaml's `episodes.vitals`: the level the shipped set was trained at.)
     low: Mapping[str, int] = dataclasses.field(
-        default_factory=lambda: {"health": 3, "food": 4, "drink": 2, "energy": 1})
+        default_factory=lambda: {"health": 3, "food": 2, "drink": 2, "energy": 1})
     # At dusk, before a shelter, the vitals at or below these levels are topped up to
     # `resume` first (a night is about 140 steps, in which drink falls by about 7 awake and
     # half that asleep, food by 5 and 3): without it the agent came out of the night with
@@ -287,10 +281,10 @@ class Agent:
             if self.walk_to_seen else {}
         # The stations the crafting skills need nearby (the world's materials among them):
         # material -> its `*_nearby` item.
-        self.stations = {item[:-len("_nearby")]: item
+        self.stations = {item.removesuffix(NEARBY_SUFFIX): item
                          for skill in self.planner.graph.skills.values() if skill.kind == "crafting"
                          for item in skill.inputs
-                         if is_nearby(item) and item[:-len("_nearby")] in self.semantic_ids}
+                         if is_nearby(item) and item.removesuffix(NEARBY_SUFFIX) in self.semantic_ids}
         # Stations not to believe from the memory until the step given: a crafting skill
         # failed beside the one remembered (no cell with every station around, say).
         self.distrust = {}
@@ -1010,12 +1004,12 @@ class Agent:
     def _failed(self, skill: str, start: int, why: str) -> str:
         self.log.emit("skill_failed", self.info["step"], skill=skill, why=why,
                       steps=int(self.info["step"]) - start, inventory=_held(self.info["inventory"]))
-        if self.library[skill].kind in ("crafting", "placing") and skill in self.planner.graph.skills:
+        if skill in self.planner.graph.skills:
             # The stations it needed are not believed from the memory for a while: the plan
             # places new ones instead of sending the guard back to the same place.
-            for item in self.planner.graph[skill].inputs:
-                material = item[:-len("_nearby")]
-                if material in self.stations:
+            needed = self.planner.graph[skill].inputs
+            for material, item in self.stations.items():
+                if item in needed:
                     self.distrust[material] = int(self.info["step"]) + STATION_DISTRUST_FOR
         self._update_nearby(skill, succeeded=False)
         self._check_ended()
