@@ -171,6 +171,25 @@ def test_a_table_the_memory_shows_nearby_is_walked_back_to_not_placed_again(grap
     assert "table_nearby" not in agent.nearby and "place_table" in agent._replan().skills
 
 
+def test_the_score_suite_weighs_its_goals_by_what_the_memory_shows(graph, library):
+    from mcagent.agent_cli import skill_costs
+
+    env = worlds.make("crafter", task="collect_wood")
+    costs = skill_costs("checkpoints", ROOT / "checkpoints" / "skills", graph)
+    agent = Agent(Planner(graph, costs=costs), library, OracleSkills(library, env).runners())
+    assert agent.run(env, env.task, seed=SEED).success
+    x, y = agent.info["player_pos"]
+    water = agent.semantic_ids["water"]
+    plan = agent.planner.replan("collect_drink", agent.info["inventory"], set())
+    assert plan.skills == ("find_water", "collect_drink")
+    agent.seen[agent.seen == water] = agent.semantic_ids["grass"]
+    assert agent._cost_from_here(plan, {}) == plan.expected_steps      # never seen: its mean
+    agent.seen[x + 5, y] = water                  # seen 5 cells off: a 2-cell walk to find it
+    finding = plan.steps[0].expected_steps
+    assert finding > 10                           # find_water's measured mean, some 40 steps
+    assert agent._cost_from_here(plan, {}) == pytest.approx(plan.expected_steps - finding + 2)
+
+
 def test_a_skill_without_a_policy_fails_and_the_episode_still_ends(graph, library):
     env = worlds.make("crafter", task="collect_wood", max_steps=30)
     log = EpisodeLog()
@@ -271,7 +290,7 @@ def test_the_agent_shelters_for_the_night_and_opens_the_shelter_in_the_morning(g
     agent.on_step = lambda frame, action, info, skill, plan: seen.append(
         (info["step"], info["daylight"], agent._enclosed(), info["sleeping"]))
     log = EpisodeLog()
-    agent.run(env, env.task, seed=3, log_to=log)
+    agent.run(env, env.task, seed=2, log_to=log)
     built = [e for e in log.events if e["event"] == "skill_succeeded"
              and e["skill"] == "build_shelter"]
     assert built, "no shelter built"
@@ -327,7 +346,7 @@ def test_a_shelter_stopped_by_a_zombie_is_not_slept_in(graph, library):
     policies = {**OracleSkills(library, env).runners(), "build_shelter": lambda obs: "noop"}
     agent = Agent(Planner(graph), library, policies)
     log = EpisodeLog()
-    agent.run(env, env.task, seed=2, log_to=log)
+    agent.run(env, env.task, seed=0, log_to=log)
     stopped = [e for e in log.of("interrupted") if e.get("skill") == "build_shelter"]
     assert stopped and stopped[0]["threat"] == "zombie"
     assert not [e for e in log.of("skill_started")
