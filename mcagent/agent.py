@@ -35,7 +35,8 @@ gives up only when the planner says the target is out of reach, or the episode e
 
 A task whose target is `achievements: all` (Crafter's score suite) has no one
 goal: the agent pursues the not-yet-unlocked achievement with the cheapest
-plan (among those whose `Task.after` achievements are unlocked), puts one aside after `hold_after` failed skills in a row while pursuing
+plan (among those whose `Task.after` achievements are unlocked; a search for a target
+the memory shows costs the walk there, `Agent._cost_from_here`), puts one aside after `hold_after` failed skills in a row while pursuing
 it (or when the planner finds it out of reach), comes back to the ones put
 aside when nothing else is left, and plays on (survival, then `noop`) until
 the episode ends.
