@@ -422,12 +422,9 @@ class Agent:
     def _remembered_distance(self, target: int) -> int | None:
         """Cells (Chebyshev) to the nearest `target` cell the memory shows within the finding
         skills' walk, or None."""
-        x, y = (int(v) for v in self.info["player_pos"])
-        box = self._around((x, y), self.settings["remembered_reach"]["finding"])
-        cells = np.argwhere(self.seen[box] == target)
-        if not len(cells):
-            return None
-        return int(np.abs(cells + (box[0].start - x, box[1].start - y)).max(axis=1).min())
+        distance = target_distance({"semantic": self.seen, "player_pos": self.info["player_pos"]},
+                                   target)
+        return distance if distance <= self.settings["remembered_reach"]["finding"] else None
 
     def _gather_ahead(self, plan) -> str | None:
         """A collecting skill the plan runs later, to run now instead of the finding skill
