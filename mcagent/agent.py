@@ -413,18 +413,19 @@ class Agent:
             if spec is None or spec.kind != "finding" or spec.target not in self.semantic_ids:
                 continue
             if spec.target not in distances:
-                distances[spec.target] = self._remembered_distance(self.semantic_ids[spec.target])
+                distances[spec.target] = self._remembered_distance(
+                    self.semantic_ids[spec.target], self.settings["remembered_reach"]["finding"])
             distance = distances[spec.target]
             if distance is not None:
                 cost -= max(0.0, step.expected_steps - max(0, distance - spec.nearby))
         return cost
 
-    def _remembered_distance(self, target: int) -> int | None:
-        """Cells (Chebyshev) to the nearest `target` cell the memory shows within the finding
-        skills' walk, or None."""
+    def _remembered_distance(self, target: int, reach: int) -> int | None:
+        """Cells (Chebyshev) to the nearest `target` cell the memory shows within `reach`
+        cells of the player, or None."""
         distance = target_distance({"semantic": self.seen, "player_pos": self.info["player_pos"]},
                                    target)
-        return distance if distance <= self.settings["remembered_reach"]["finding"] else None
+        return distance if distance <= reach else None
 
     def _gather_ahead(self, plan) -> str | None:
         """A collecting skill the plan runs later, to run now instead of the finding skill
@@ -478,11 +479,10 @@ class Agent:
         back to the one it remembers."""
         if self.seen is None:
             return
-        box = self._around(tuple(int(v) for v in self.info["player_pos"]), self.station_reach)
         step = int(self.info["step"])
         for material, item in self.stations.items():
-            if step >= self.distrust.get(material, 0) and \
-                    (self.seen[box] == self.semantic_ids[material]).any():
+            if step >= self.distrust.get(material, 0) and self._remembered_distance(
+                    self.semantic_ids[material], self.station_reach) is not None:
                 self.nearby.add(item)
 
     def _replan(self):
@@ -734,11 +734,10 @@ class Agent:
         for dx, dy in np.argwhere(self.info["semantic"][box] == target):
             self.out_of_reach[(box[0].start + int(dx), box[1].start + int(dy))] = until
 
-    def _around(self, origin: tuple[int, int], r: int | None = None) -> tuple[slice, slice]:
-        """The cells within `r` cells of `origin` (default the skills' `nearby`), as a map's
-        slices."""
+    def _around(self, origin: tuple[int, int]) -> tuple[slice, slice]:
+        """The cells within the skills' `nearby` cells of `origin`, as a map's slices."""
         x, y = origin
-        r = int(self.settings["nearby"] if r is None else r)
+        r = int(self.settings["nearby"])
         return slice(max(0, x - r), x + r + 1), slice(max(0, y - r), y + r + 1)
 
     def _sensed(self, skill: str | None, walls: set[tuple[int, int]] | None = None) -> Mapping:
