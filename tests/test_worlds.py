@@ -135,3 +135,23 @@ def test_bad_task_file_is_rejected_with_its_name(tmp_path):
                     "tasks:\n  t: {target: {item: unobtainium}}\nsuites: {}\n")
     with pytest.raises(UserError, match=r"bad.yaml: task 't': unknown item 'unobtainium'"):
         _load_mcagent_suites(path)
+
+
+def test_a_task_file_sets_the_agents_survival_rules(tmp_path):
+    from mcagent.agent import Survival
+    from mcagent.worlds.tasks import _load_mcagent_suites
+
+    score = get_task("crafter_score")
+    rules = Survival().with_overrides(score.survival)
+    assert rules.dusk_order == ("food", "drink", "energy") and rules.dusk_low["food"] == 5
+    assert rules.dusk_low["drink"] == Survival().dusk_low["drink"]     # the rest kept
+    assert get_task("collect_diamond").survival == {}
+    path = tmp_path / "bad.yaml"
+    for survival, message in [("{dusk_lo: {food: 5}}", "unknown survival field 'dusk_lo'"),
+                              ("{dusk_low: {thirst: 5}}", "survival dusk_low takes a mapping"),
+                              ("{dusk_order: [food, thirst]}", "survival dusk_order names vitals"),
+                              ("[food]", "survival must be a mapping")]:
+        path.write_text("format: mcagent-tasks/1\nworld: crafter\ntasks:\n"
+                        f"  t: {{target: {{item: wood}}, survival: {survival}}}\nsuites: {{}}\n")
+        with pytest.raises(UserError, match=rf"bad.yaml: task 't': {message}"):
+            _load_mcagent_suites(path)

@@ -31,6 +31,9 @@ class Task:
     extra: Mapping[str, object] = dataclasses.field(default_factory=dict)
     # For `achievements: all`: achievement -> achievements to unlock before pursuing it.
     after: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    # The agent's survival rules for this task: fields of `mcagent.agent.Survival` to
+    # replace (a mapping field key by key).
+    survival: Mapping[str, object] = dataclasses.field(default_factory=dict)
 
     def reached(self, inventory: Mapping[str, int], achievements: Mapping[str, int]) -> bool:
         if self.target_kind == "achievements":
@@ -59,7 +62,8 @@ def _crafter_task(name: str, raw: Mapping, source: str) -> Task:
 
     rules = crafter_rules()
     where = f"{source}: task {name!r}"
-    unknown = set(raw) - {"target", "initial_inventory", "max_steps", "description", "after"}
+    unknown = set(raw) - {"target", "initial_inventory", "max_steps", "description", "after",
+                          "survival"}
     if unknown:
         raise UserError(f"{where}: unknown field(s) {sorted(unknown)}")
     target = raw.get("target") or {}
@@ -98,8 +102,15 @@ def _crafter_task(name: str, raw: Mapping, source: str) -> Task:
     if after and kind != "achievements":
         raise UserError(f"{where}: 'after' orders the achievements of an `achievements: all` "
                         f"target; this task has one target")
+    survival = raw.get("survival") or {}
+    if not isinstance(survival, Mapping):
+        raise UserError(f"{where}: survival must be a mapping of the agent's survival "
+                        f"settings, got {survival!r}")
+    from mcagent.agent import Survival
+
+    Survival().with_overrides(survival, where=where)      # unknown names fail here
     return Task(name, "crafter", kind, goal, count, inventory, int(raw.get("max_steps", 10000)),
-                str(raw.get("description", "")), after=after)
+                str(raw.get("description", "")), after=after, survival=dict(survival))
 
 
 def _load_mcagent_suites(path: pathlib.Path) -> dict[str, Suite]:
