@@ -332,6 +332,25 @@ def test_a_shelter_by_the_water_is_drunk_from_all_night(graph, library, sip_from
         assert not drank
 
 
+def test_a_dusk_top_up_from_far_waits_for_the_morning(graph, library):
+    rules = Survival(dusk_reach=6)
+    thirsty = {"health": 9, "food": 9, "drink": 4, "energy": 9}
+    assert rules.need(thirsty, dusk=True) == ("drink", "drink")
+    assert rules.need(thirsty, dusk=True, far={"drink"}) is None       # water far: shelter
+    assert rules.need({**thirsty, "drink": 2}, dusk=True, far={"drink"}) == ("drink", "drink")
+    assert rules.need(thirsty, dusk=False) is None
+    # What is far is read from the memory: seed 2 shows water four cells from the spawn.
+    env = worlds.make("crafter", task="collect_drink", max_steps=1)
+    agent = Agent(Planner(graph), library, OracleSkills(library, env).runners(),
+                  survival=Survival(dusk_reach=6))
+    agent.run(env, env.task, seed=2, log_to=EpisodeLog())
+    assert "drink" not in agent._far_at_dusk()
+    agent.survival = Survival(dusk_reach=3)
+    assert "drink" in agent._far_at_dusk()
+    agent.survival = Survival()
+    assert agent._far_at_dusk() == set()
+
+
 def test_trained_skills_plan_with_their_measured_costs(graph):
     from mcagent.agent_cli import skill_costs
 

@@ -144,6 +144,7 @@ def test_a_task_file_sets_the_agents_survival_rules(tmp_path):
     score = get_task("crafter_score")
     rules = Survival().with_overrides(score.survival)
     assert rules.dusk_order == ("food", "drink", "energy") and rules.dusk_low["food"] == 5
+    assert rules.dusk_reach == 6 and Survival().dusk_reach is None
     assert rules.dusk_low["drink"] == Survival().dusk_low["drink"]     # the rest kept
     assert get_task("collect_diamond").survival == {}
     path = tmp_path / "bad.yaml"
