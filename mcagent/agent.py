@@ -28,10 +28,12 @@ survival skills run (`find_water`/`collect_drink`, `find_cow`/`eat_cow`,
 `wake_up`). As the light falls it gathers what the shelter starts with (its
 stone, `Survival.prepare`); at dusk it builds the shelter (`build_shelter`, when
 the library and the policies have it), sleeps or waits in it until the light is
-back, drinking from water that walls it (`Survival.sip_from`), then opens it. A task
-may set its own survival rules (its file's `survival:`, `Task.survival`). A plant it placed (skills.yaml's `plants`) is walled in with
-stone by day, its growth counted (Crafter grows a plant only near the player), and it
-is eaten once ripe; the plant's walls are not mined by the other skills. The agent
+back, drinking from water that walls it (`Survival.sip_from`), then opens it; a dusk
+top-up whose source the memory does not show nearby may wait for the morning
+(`Survival.dusk_reach`). A task may set its own survival rules (its file's `survival:`,
+`Task.survival`). A plant it placed (skills.yaml's `plants`) is walled in with stone by
+day, its growth counted (Crafter grows a plant only near the player), and it is eaten
+once ripe; the plant's walls are not mined by the other skills. The agent
 gives up only when the planner says the target is out of reach, or the episode ends.
 
 A task whose target is `achievements: all` (Crafter's score suite) has no one
@@ -108,7 +110,8 @@ class Survival:
     # The dusk top-up of a vital whose source (water, a cow) the memory does not show
     # within this many cells waits for the morning, unless the vital is at `low` (None:
     # every top-up runs). A long search at dusk meets the night's zombies before the
-    # shelter; the Crafter score's task sets 6 (README, "Nights by the water").
+    # shelter; the Crafter score's task sets 6 (README, "A top-up from far waits for the
+    # morning").
     dusk_reach: int | None = None
     # What the agent drinks from, sheltered, when a cell beside it shows it (None: it
     # waits the night out thirsty). Crafter's drink falls by about 7 in a waking night.
@@ -701,7 +704,9 @@ class Agent:
         grid = self.seen if self.seen is not None else self.info["semantic"]
         x, y = (int(v) for v in self.info["player_pos"])
         for move, (dx, dy) in _MOVES.items():
-            if grid[x + dx, y + dy] == source:
+            cell = (x + dx, y + dy)
+            if 0 <= cell[0] < grid.shape[0] and 0 <= cell[1] < grid.shape[1] \
+                    and grid[cell] == source:
                 self.current = None
                 facing = tuple(int(v) for v in self.info["facing"])
                 self._step("do" if facing == (dx, dy) else move)
