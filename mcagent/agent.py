@@ -701,15 +701,12 @@ class Agent:
         source = self.semantic_ids.get(self.survival.sip_from) if self.survival.sip_from else None
         if source is None or self.info["inventory"]["drink"] >= VITAL_MAX:
             return False
-        grid = self.seen if self.seen is not None else self.info["semantic"]
-        x, y = (int(v) for v in self.info["player_pos"])
-        for move, (dx, dy) in _MOVES.items():
-            cell = (x + dx, y + dy)
-            if 0 <= cell[0] < grid.shape[0] and 0 <= cell[1] < grid.shape[1] \
-                    and grid[cell] == source:
+        player = tuple(int(v) for v in self.info["player_pos"])
+        for move, _, shown in self._beside(player):
+            if shown == source:
                 self.current = None
                 facing = tuple(int(v) for v in self.info["facing"])
-                self._step("do" if facing == (dx, dy) else move)
+                self._step("do" if facing == _MOVES[move] else move)
                 return True
         return False
 
@@ -768,10 +765,8 @@ class Agent:
         """The stone beside the plants placed this episode (the walls built, or the
         mountain's): not to be mined, which would open the way to the plant."""
         stone = self.semantic_ids.get("stone")
-        grid = self.seen if self.seen is not None else self.info["semantic"]
-        return {(x + dx, y + dy) for x, y in self.plants for dx, dy in _MOVES.values()
-                if 0 <= x + dx < grid.shape[0] and 0 <= y + dy < grid.shape[1]
-                and grid[x + dx, y + dy] == stone}
+        return {side for plant in self.plants for _, side, shown in self._beside(plant)
+                if shown == stone}
 
     def _walled_off(self, walls: set[tuple[int, int]], grid: np.ndarray) -> np.ndarray:
         """`grid` (the memory, or the map) with the plants' walls shown as a table: stone
@@ -857,13 +852,19 @@ class Agent:
         walkable = {self.semantic_ids[m] for m in self.env.rules.walkable if m in self.semantic_ids}
         objects = {self.semantic_ids[m] for m in ("player", "cow", "zombie", "skeleton")
                    if m in self.semantic_ids}
+        return [side for _, side, shown in self._beside(cell)
+                if shown in walkable or shown in objects]
+
+    def _beside(self, cell: tuple[int, int]) -> list[tuple[str, tuple[int, int], int]]:
+        """The cells left of, right of, above and below `cell` that lie on the map, each as
+        (the move towards it, the cell, what the memory shows there: the map's cell when
+        there is no memory)."""
         grid = self.seen if self.seen is not None else self.info["semantic"]
         sides = []
-        for dx, dy in _MOVES.values():
+        for move, (dx, dy) in _MOVES.items():
             x, y = cell[0] + dx, cell[1] + dy
-            if 0 <= x < grid.shape[0] and 0 <= y < grid.shape[1] and \
-                    (int(grid[x, y]) in walkable or int(grid[x, y]) in objects):
-                sides.append((x, y))
+            if 0 <= x < grid.shape[0] and 0 <= y < grid.shape[1]:
+                sides.append((move, (x, y), int(grid[x, y])))
         return sides
 
     def _tend_plants(self) -> bool:
