@@ -9,7 +9,7 @@ appends the figures to `benchmarks/agent_ablation.history.jsonl`. Run from the
 repository root:
 
     python benchmarks/agent_ablation.py [--task make_iron_pickaxe] [--episodes 40]
-        [--groups none survival vitals surface cave all-but-cave all] [--failures 8]
+        [--groups none survival vitals surface cave diamond all-but-cave all-but-diamond all] [--failures 8]
 
 Beside each group's successes it prints the skill runs that failed most often, with
 why (`place_furnace: budget`, `defeat_zombie: episode ended (death)`).
@@ -31,8 +31,11 @@ SURVIVAL = ("defeat_zombie", "build_shelter")
 VITALS = ("find_water", "collect_drink", "find_cow", "eat_cow", "wake_up")
 SURFACE = ("find_tree", "collect_wood", "find_stone", "collect_stone")
 CAVE = ("find_coal", "collect_coal", "find_iron", "collect_iron")
+DIAMOND = ("find_diamond", "collect_diamond")
+# "all-but-diamond": every skill but DIAMOND's (the library's, so the guarded ones too).
 GROUPS = {"none": (), "survival": SURVIVAL, "vitals": VITALS, "surface": SURFACE, "cave": CAVE,
-          "all-but-cave": SURVIVAL + VITALS + SURFACE, "all": None}
+          "diamond": DIAMOND, "all-but-cave": SURVIVAL + VITALS + SURFACE,
+          "all-but-diamond": "but", "all": None}
 
 
 def main() -> None:
@@ -63,7 +66,9 @@ def main() -> None:
     seeds = range(args.first_seed, args.first_seed + args.episodes)
     rows = []
     for group in args.groups:
-        swapped = [s.name for s in library] if GROUPS[group] is None else list(GROUPS[group])
+        swapped = ([s.name for s in library] if GROUPS[group] is None
+                   else [s.name for s in library if s.name not in DIAMOND]
+                   if GROUPS[group] == "but" else list(GROUPS[group]))
         policies = {**learned, **{s: oracle[s] for s in swapped if s in oracle}}
         agent = Agent(planner, library, policies, source=source, survival=Survival())
         began = time.perf_counter()

@@ -57,6 +57,7 @@ index, and None means the skill cannot run here.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import logging
@@ -291,6 +292,7 @@ class Agent:
         # its target (`approach_after`); needs the memory.
         self.walk_to_seen = walk_to_seen and remember
         self.walks: dict[str, RememberedWalk] = {}
+        self.dig_walks: dict[str, RememberedWalk] = {}     # `_dig_out`'s, made when needed
         # A finding skill whose target was never seen explores the memory's frontier
         # (RememberedWalk.explore) once its learned policy has run `after` steps.
         explore = settings["explore"]
@@ -329,6 +331,7 @@ class Agent:
                       for s in self.library
                       if s.kind in ("finding", "manipulation") and s.target in self.semantic_ids} \
             if self.walk_to_seen else {}
+        self.dig_walks = {}
         # The stations the crafting skills need nearby (the world's materials among them):
         # material -> its `*_nearby` item.
         self.stations = {item.removesuffix(NEARBY_SUFFIX): item
@@ -971,6 +974,8 @@ class Agent:
                     if (action is None and self.explore_after is not None
                             and ran >= self.explore_after):
                         action = walk.explore(remembered, prefer=self.explore_prefer.get(skill))
+                    if action is None and not walk.digs:
+                        action = self._dig_out(skill, remembered)
             from_policy = action is None
             if action is None:
                 action = policy.act(self.obs, info) if hasattr(policy, "act") else policy(self.obs)
@@ -1021,6 +1026,18 @@ class Agent:
                     return self._interrupted(skill, start, {"lost": spec.target})
                 near = near or not away
         return self._failed(skill, start, "budget")
+
+    def _dig_out(self, skill: str, remembered: Mapping) -> str | None:
+        """For a finding skill that does not mine, walled in where its walk knows no way to
+        a target or an unseen cell (a shelter's pocket, a stone bridge over water): the
+        first step of the same walk mining through what the tools allow, or None. Without
+        it the policy pushed into the wall for the rest of its budget."""
+        walk = self.dig_walks.get(skill)
+        if walk is None:
+            walk = self.dig_walks[skill] = copy.copy(self.walks[skill])
+            walk.digs = True
+        return walk.act(remembered) or walk.explore(remembered,
+                                                    prefer=self.explore_prefer.get(skill))
 
     def _toward(self, info: Mapping, target: int) -> str | None:
         """For a `do` that does not face a `target` cell: the move towards the nearest one

@@ -627,6 +627,28 @@ def test_a_learned_policy_never_walks_into_lava(graph, library):
     assert record.taken[2] not in ("noop", "move_left")
 
 
+def test_a_search_walled_in_by_stone_digs_its_way_out(graph, library):
+    # Stone on all four sides of the player, a wood pickaxe held, and a learned find_tree
+    # that only pushes right: find_tree may not `do`, and its memory walk knows no way
+    # out without mining, so the agent digs one (before, the push went on to the budget).
+    def walled_in(env, x, y):
+        for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+            env.world[(x + dx, y + dy)] = "stone"
+
+    task = Task(name="wood_walled_in", world="crafter", target_kind="achievement",
+                target="collect_wood", count=1, max_steps=80,
+                initial_inventory={"wood_pickaxe": 1})
+    env = _EditedWorld(worlds.make("crafter", task=task), walled_in)
+    record = _Recorder("find_tree")
+    policies = {**OracleSkills(library, env).runners(), "find_tree": lambda obs: "move_right"}
+    agent = Agent(Planner(graph), library, policies, survival=None, on_step=record)
+    assert "do" not in library["find_tree"].actions
+    result = agent.run(env, env.task, seed=SEED)
+    assert result.success, result.end
+    assert "do" in record.taken
+    assert len({pos for pos, _ in record.poses}) > 1     # it left the pocket
+
+
 def test_a_learned_manipulation_skill_that_dawdles_is_walked_beside_its_target(graph, library):
     # A learned collect_wood that only waits: after `approach_after` (3) steps the memory
     # walk takes the player beside a tree, facing it, and the policy's noops stand there.
