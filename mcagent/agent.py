@@ -71,8 +71,8 @@ from mcagent.errors import UserError
 from mcagent.graph.schema import NEARBY_SUFFIX
 from mcagent.planner import Planner, PlanNotFoundError, UnreachableError
 from mcagent.planner.semantics import is_nearby, nearby_after
-from mcagent.skills.library import (GuardedSkill, RememberedWalk, SkillLibrary, load_settings,
-                                    remember_view, target_distance)
+from mcagent.skills.library import (MOBILE, GuardedSkill, RememberedWalk, SkillLibrary,
+                                    load_settings, remember_view, target_distance)
 from mcagent.worlds.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -332,6 +332,8 @@ class Agent:
                       if s.kind in ("finding", "manipulation") and s.target in self.semantic_ids} \
             if self.walk_to_seen else {}
         self.dig_walks = {}
+        self.walkable_ids = {self.semantic_ids[m] for m in env.rules.walkable
+                             if m in self.semantic_ids}
         # The stations the crafting skills need nearby (the world's materials among them):
         # material -> its `*_nearby` item.
         self.stations = {item.removesuffix(NEARBY_SUFFIX): item
@@ -986,6 +988,12 @@ class Agent:
             unstuck = from_policy and learned and self._stuck(still, spec, action)
             if unstuck:
                 action, still = unstuck, 0
+            if (from_policy and walk is not None and approach_after is not None
+                    and int(self.info["step"]) - start >= approach_after
+                    and self._turns_from(spec, target, info, action)):
+                # Walked to face its target, the policy only turns away (to a table, a
+                # wall): it went to and fro there for its whole budget. It works instead.
+                action = "do"
             if (target is not None and from_policy and action == "do"
                     and spec.target in self.env.rules.walkable):
                 # A target that is walked on (grass, for a sapling) has no approach walk:
@@ -1026,6 +1034,22 @@ class Agent:
                     return self._interrupted(skill, start, {"lost": spec.target})
                 near = near or not away
         return self._failed(skill, start, "budget")
+
+    def _turns_from(self, spec, target: int | None, info: Mapping, name: str) -> bool:
+        """Whether the action `name` of a learned manipulation skill that works its target
+        with `do` (not a creature, which moves on) only turns the player (a move towards a
+        cell not walked onto) away from the `target` cell it faces in `info`'s map."""
+        if (target is None or "do" not in spec.actions or spec.target in MOBILE
+                or name not in _MOVES):
+            return False
+        grid = info["semantic"]
+        fx, fy = self._faced()
+        if not (0 <= fx < grid.shape[0] and 0 <= fy < grid.shape[1] and grid[fx, fy] == target):
+            return False
+        (dx, dy), (x, y) = _MOVES[name], self.info["player_pos"]
+        x, y = x + dx, y + dy
+        return not (0 <= x < grid.shape[0] and 0 <= y < grid.shape[1]) or \
+            int(grid[x, y]) not in self.walkable_ids
 
     def _dig_out(self, skill: str, remembered: Mapping) -> str | None:
         """For a finding skill that does not mine, walled in where its walk knows no way to

@@ -627,6 +627,30 @@ def test_a_learned_policy_never_walks_into_lava(graph, library):
     assert record.taken[2] not in ("noop", "move_left")
 
 
+def test_a_learned_skill_facing_its_target_works_instead_of_turning(graph, library):
+    # A learned collect_wood that only walks towards the nearest tree and never hits it:
+    # once its approach walk has run (3 steps) and the player faces a tree, its move into
+    # the tree (a turn) becomes a `do`; its first steps stand as asked.
+    env = worlds.make("crafter", task="collect_wood", max_steps=40)
+    ids = {n: i for i, n in enumerate(env.semantic_names) if n}
+
+    class Push:
+        def __init__(self):
+            self.asked = []
+
+        def act(self, obs, info):
+            self.asked.append(_move_towards(info, _nearest(info, ids, "tree")))
+            return self.asked[-1]
+
+    push, record = Push(), _Recorder("collect_wood")
+    policies = {**OracleSkills(library, env).runners(), "collect_wood": push}
+    agent = Agent(Planner(graph), library, policies, survival=None, on_step=record)
+    result = agent.run(env, env.task, seed=SEED)
+    assert result.success, result.end
+    assert "do" not in push.asked and record.taken[-1] == "do"
+    assert record.taken[:3] == push.asked[:3]
+
+
 def test_a_search_walled_in_by_stone_digs_its_way_out(graph, library):
     # Stone on all four sides of the player, a wood pickaxe held, and a learned find_tree
     # that only pushes right: find_tree may not `do`, and its memory walk knows no way
