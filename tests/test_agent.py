@@ -453,6 +453,18 @@ class _EditedWorld:
         return obs, info
 
 
+class _PushToTree:
+    """A learned collect_wood that only walks towards the nearest tree, never hitting it."""
+
+    def __init__(self, env):
+        self.ids = {n: i for i, n in enumerate(env.semantic_names) if n}
+        self.asked = []
+
+    def act(self, obs, info):
+        self.asked.append(_move_towards(info, _nearest(info, self.ids, "tree")))
+        return self.asked[-1]
+
+
 class _Recorder:
     """on_step: the actions taken while one skill ran, with the pose they were taken from."""
 
@@ -582,17 +594,7 @@ def test_a_learned_policy_pushing_against_a_tree_gets_another_move(graph, librar
     # A learned collect_wood that walks into the tree and never hits it: after two steps
     # that changed nothing the agent takes another move for it.
     env = worlds.make("crafter", task="collect_wood", max_steps=40)
-    ids = {n: i for i, n in enumerate(env.semantic_names) if n}
-
-    class Push:
-        def __init__(self):
-            self.asked = []
-
-        def act(self, obs, info):
-            self.asked.append(_move_towards(info, _nearest(info, ids, "tree")))
-            return self.asked[-1]
-
-    push, record = Push(), _Recorder("collect_wood")
+    push, record = _PushToTree(env), _Recorder("collect_wood")
     policies = {**OracleSkills(library, env).runners(), "collect_wood": push}
     agent = Agent(Planner(graph), library, policies, survival=None, on_step=record)
     agent.approach_after = None    # the policy's every step, no walk beside the tree
@@ -632,17 +634,7 @@ def test_a_learned_skill_facing_its_target_works_instead_of_turning(graph, libra
     # once its approach walk has run (3 steps) and the player faces a tree, its move into
     # the tree (a turn) becomes a `do`; its first steps stand as asked.
     env = worlds.make("crafter", task="collect_wood", max_steps=40)
-    ids = {n: i for i, n in enumerate(env.semantic_names) if n}
-
-    class Push:
-        def __init__(self):
-            self.asked = []
-
-        def act(self, obs, info):
-            self.asked.append(_move_towards(info, _nearest(info, ids, "tree")))
-            return self.asked[-1]
-
-    push, record = Push(), _Recorder("collect_wood")
+    push, record = _PushToTree(env), _Recorder("collect_wood")
     policies = {**OracleSkills(library, env).runners(), "collect_wood": push}
     agent = Agent(Planner(graph), library, policies, survival=None, on_step=record)
     result = agent.run(env, env.task, seed=SEED)
