@@ -33,8 +33,9 @@ top-up whose source the memory does not show nearby may wait for the morning
 (`Survival.dusk_reach`). A task may set its own survival rules (its file's `survival:`,
 `Task.survival`). A plant it placed (skills.yaml's `plants`) is walled in with stone by
 day, its growth counted (Crafter grows a plant only near the player), and it is eaten
-once ripe; the plant's walls are not mined by the other skills. The agent
-gives up only when the planner says the target is out of reach, or the episode ends.
+once ripe, or sooner when the food runs low (before a search for a cow); the plant's
+walls are not mined by the other skills. A finding skill that may not mine digs its
+way out of a pocket its walk knows no way out of. The agent gives up only when the planner says the target is out of reach, or the episode ends.
 
 A task whose target is `achievements: all` (Crafter's score suite) has no one
 goal: the agent pursues the not-yet-unlocked achievement with the cheapest
@@ -375,7 +376,7 @@ class Agent:
         # next run walks beside one first (the finding skill's step back, then the
         # policy's step off again, went round and round).
         self.walk_next = set()
-        self.tend_again_at = 0
+        self.wall_again_at = self.eat_again_at = 0
         self.log.emit("episode_started", 0, task=task.name, target=task.target,
                       target_kind=task.target_kind, count=task.count, seed=seed,
                       world_seed=self.info.get("world_seed"), policies=self.source,
@@ -581,6 +582,11 @@ class Agent:
             self.counts["interrupts"] += 1
             self.log.emit("interrupted", self.info["step"], skill=None, vital=vital,
                           value=int(self.info["inventory"][vital]), steps=0)
+        if self.garden is not None and serve == self.garden.get("feeds"):
+            ripe = self._ripe_plant()
+            if ripe is not None:      # a meal the memory knows, before a search for a cow
+                self._eat_plant(ripe, reason=f"survival:{vital}", interruptible=False)
+                return True
         find, restore = self.survival.skills[serve]
         spec = self.library[restore]
         ran = False
@@ -787,10 +793,14 @@ class Agent:
 
     def _walls_for(self, skill: str | None) -> set[tuple[int, int]]:
         """The cells skill `skill` does not see as what they are: the plants' walls, which
-        it must leave standing (none for the meal), and targets out of reach."""
+        it must leave standing (for the meal, the plants not ripe yet instead: the map
+        shows a sapling and a ripe plant alike), and targets out of reach."""
         hidden = self._out_of_reach()
-        if not self.plants or (self.garden is not None and skill == self.garden["eat"]):
+        if not self.plants:
             return hidden
+        if self.garden is not None and skill == self.garden["eat"]:
+            return hidden | {cell for cell, grown in self.plants.items()
+                             if grown <= self.garden["ripe_after"]}
         return self._walls() | hidden
 
     def _out_of_reach(self) -> set[tuple[int, int]]:
@@ -877,31 +887,49 @@ class Agent:
         walk on) and eat one that is ripe (a walk back first); True when a skill was run."""
         garden = self.garden
         if (garden is None or not self.plants or self.sheltered
-                or self.info["step"] < self.tend_again_at
                 or (self.survival is not None and self.survival.night(self.light, self.falling))):
             return False
-        x, y = (int(v) for v in self.info["player_pos"])
-        reach = self.settings["remembered_reach"]["finding"]
-        for cell, grown in list(self.plants.items()):
+        ripe = self._ripe_plant()
+        if ripe is not None:
+            self._eat_plant(ripe, reason="plant:ripe")
+            return True
+        if self.info["step"] < self.wall_again_at:
+            return False
+        for cell, grown in self.plants.items():
             if grown > garden["ripe_after"]:
-                if (garden["eat"] not in self.policies
-                        or max(abs(cell[0] - x), abs(cell[1] - y)) > reach):
-                    continue
-                outcome = self._run_skill(garden["eat"], reason="plant:ripe", walk_first=True)
-                if outcome == "succeeded":
-                    self.plants.pop(cell, None)     # it may have gone meanwhile
-                elif outcome == "failed":
-                    self.tend_again_at = int(self.info["step"]) + 30
-                return True
+                continue
             sides = self._open_sides(cell)
             if (sides and garden["wall"] in self.policies and not self._evening()
                     and self._spare_for(garden["wall"])):
                 outcome = self._run_skill(garden["wall"], reason="plant:wall",
                                           extra={"place_at": sides})
                 if outcome == "failed":
-                    self.tend_again_at = int(self.info["step"]) + 30
+                    self.wall_again_at = int(self.info["step"]) + 30
                 return True
         return False
+
+    def _ripe_plant(self) -> tuple[int, int] | None:
+        """A plant placed this episode that is ripe, within the finding walks' reach, when
+        the meal may be tried now (it has a policy and did not just fail); else None."""
+        garden = self.garden
+        if (garden is None or garden["eat"] not in self.policies
+                or self.info["step"] < self.eat_again_at):
+            return None
+        x, y = (int(v) for v in self.info["player_pos"])
+        reach = self.settings["remembered_reach"]["finding"]
+        for cell, grown in self.plants.items():
+            if grown > garden["ripe_after"] and max(abs(cell[0] - x), abs(cell[1] - y)) <= reach:
+                return cell
+        return None
+
+    def _eat_plant(self, cell: tuple[int, int], reason: str, interruptible: bool = True) -> None:
+        """Walk to the ripe plant at `cell` and eat it (a failed meal waits 30 steps)."""
+        outcome = self._run_skill(self.garden["eat"], reason=reason, walk_first=True,
+                                  interruptible=interruptible)
+        if outcome == "succeeded":
+            self.plants.pop(cell, None)     # it may have gone meanwhile
+        elif outcome == "failed":
+            self.eat_again_at = int(self.info["step"]) + 30
 
     # -- one skill -----------------------------------------------------------------
     def _run_skill(self, skill: str, reason: str, interruptible: bool = True,

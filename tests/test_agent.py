@@ -745,3 +745,26 @@ def test_a_walled_plant_is_eaten_once_ripe(graph, library):
     assert result.success, result.end
     assert meals and {e["reason"] for e in meals} == {"plant:ripe"}   # none by the plan
     assert meals[0]["step"] - placed["step"] > 300      # Crafter's plant ripens after 300
+
+
+def test_a_ripe_plant_feeds_the_player_before_a_cow_is_looked_for(graph, library):
+    # Once the placed plant stands, it is made ripe (its updates, and the agent's count of
+    # them) and the food dropped to 1: the food is served by walking to the plant and
+    # eating it, not by a search for a cow. A failed wall (none here) would not hold it up.
+    env = worlds.make("crafter", task=_plant_task(200))
+    state = {}
+
+    def ripen(frame, action, info, skill, plan):
+        if agent.plants and not state:
+            (cell, _), = agent.plants.items()
+            _, plant = env.world[cell]
+            plant.grown = agent.plants[cell] = 301
+            env.player.inventory["food"] = 1
+            state["cell"] = cell
+
+    agent = Agent(Planner(graph), library, OracleSkills(library, env).runners(), on_step=ripen)
+    log = EpisodeLog()
+    result = agent.run(env, env.task, seed=SEED, log_to=log)
+    fed = [e for e in log.of("skill_started") if e["reason"] == "survival:food"]
+    assert state and fed and fed[0]["skill"] == "eat_plant"
+    assert result.success, result.end      # the task: eat_plant
