@@ -895,10 +895,14 @@ class Agent:
             return True
         if self.info["step"] < self.wall_again_at:
             return False
+        x, y = (int(v) for v in self.info["player_pos"])
+        reach = self.settings["remembered_reach"]["placing"]
         for cell, grown in self.plants.items():
             if grown > garden["ripe_after"]:
                 continue
-            sides = self._open_sides(cell)
+            # Only the sides the placing skill can walk to (beyond, its guard fails at once).
+            sides = [(sx, sy) for sx, sy in self._open_sides(cell)
+                     if max(abs(sx - x), abs(sy - y)) <= reach]
             if (sides and garden["wall"] in self.policies and not self._evening()
                     and self._spare_for(garden["wall"])):
                 outcome = self._run_skill(garden["wall"], reason="plant:wall",
