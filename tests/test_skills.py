@@ -395,6 +395,32 @@ def test_a_search_in_the_mountains_mines_its_way_to_coal_it_saw(library, pickaxe
         assert info is None
 
 
+@pytest.mark.parametrize("creature", ["skeleton", "zombie", "cow"])
+def test_a_walk_that_may_do_hits_a_hostile_creature_in_its_way(library, creature):
+    # Coal four cells right, a creature on the first cell of the way (drawn into the
+    # memory): find_coal, which may `do`, turns to a skeleton or zombie and hits it (a
+    # skeleton keeps its place in a tunnel; waiting for it cost up to 65 steps of arrows);
+    # a cow is waited for, and so is anything in the way of find_water, which may not.
+    from mcagent.worlds.crafter_world import CrafterEnv
+
+    env = CrafterEnv(size=64, max_steps=10**6)
+    world, player, (x, y) = _clearing(env, radius=14)
+    world[(x + 4, y)] = "coal"
+    world[(x + 4, y + 1)] = "water"
+    player.inventory.update(wood_pickaxe=1)
+    ids = {n: i for i, n in enumerate(env.semantic_names) if n}
+    _, _, _, _, info = env.step(env.action_names.index("noop"))
+    assert tuple(info["facing"]) != (1, 0)
+    seen = remember_view(None, info, (4, 3))
+    seen[x + 1, y] = ids[creature]
+    hostile = creature != "cow"
+    for facing, hits in (((0, 1), "move_right"), ((1, 0), "do")):
+        asked = {**info, "seen": seen, "facing": np.array(facing)}
+        assert RememberedWalk(library["find_coal"], ids).act(asked) == (hits if hostile else "noop")
+    seen[x, y + 1] = ids["stone"]     # the way down to the water shut: only right is open
+    assert RememberedWalk(library["find_water"], ids).act({**info, "seen": seen}) == "noop"
+
+
 @pytest.mark.parametrize("pickaxe", [True, False])
 def test_a_manipulation_skill_is_walked_beside_its_target_through_a_wall(library, pickaxe):
     # Water two cells to the right behind a stone wall (a tunnel by a lake): within

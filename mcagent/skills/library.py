@@ -39,6 +39,7 @@ LEARNED_KINDS = ("finding", "manipulation")
 
 # The skills of the issue's tables: the tech tree to the diamond, and survival.
 MOBILE = ("cow", "zombie", "skeleton", "arrow")   # creatures that stand on walkable ground
+HOSTILE = ("zombie", "skeleton")                  # those a walk in their way hits
 DIAMOND_CHAIN = ("find_tree", "collect_wood", "place_table", "make_wood_pickaxe",
                  "find_stone", "collect_stone", "make_stone_pickaxe", "place_furnace",
                  "find_coal", "collect_coal", "find_iron", "collect_iron",
@@ -488,7 +489,8 @@ class RememberedWalk:
     iron glimpsed while digging for coal). It reads only what the frames showed. A skill
     whose actions hold `do` mines its way through what the tools held may mine (stone, for
     a search in the mountains), a mined cell costing two steps: the turn or `do`, then the
-    move. A creature in the way of the first step is waited for (`noop`); out of view one
+    move. A creature in the way of the first step is waited for (`noop`), but a zombie or
+    skeleton is hit by a skill that may `do` (turned to first); out of view a creature
     counts as open ground (it moves on). None when no remembered target can be reached.
     """
 
@@ -505,6 +507,7 @@ class RememberedWalk:
         self.target = semantic_ids[spec.target]
         self.walkable = {semantic_ids[m] for m in self.rules.walkable if m in semantic_ids}
         self.creatures = {semantic_ids[m] for m in MOBILE if m in semantic_ids}
+        self.hostile = {semantic_ids[m] for m in HOSTILE if m in semantic_ids}
         self.digs = "do" in spec.actions
         settings = load_settings() if settings is None else settings
         self.reach = _pair(settings["remembered_reach"]["finding"] if reach is None else reach)
@@ -614,7 +617,11 @@ class RememberedWalk:
                 if value in self.walkable or value in self.creatures or (unseen and value < 0):
                     step, action = 1, move
                     if cell == start and value in self.creatures:
-                        action = "noop"        # wait for it to move on
+                        # Wait for it to move on; but a skeleton keeps its place in the
+                        # tunnel, shooting: a walk that may `do` hits it (turned first).
+                        action = "noop"
+                        if self.digs and value in self.hostile:
+                            action = "do" if (dx, dy) == facing else move
                 elif value in mine:
                     step, action = 2, "do" if (dx, dy) == facing else move
                 else:
