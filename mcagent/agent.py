@@ -793,14 +793,20 @@ class Agent:
 
     def _walls_for(self, skill: str | None) -> set[tuple[int, int]]:
         """The cells skill `skill` does not see as what they are: the plants' walls, which
-        it must leave standing (for the meal, the plants not ripe yet instead: the map
-        shows a sapling and a ripe plant alike), and targets out of reach."""
+        it must leave standing (for the meal, every plant but the ripe ones counted
+        instead: the map shows a sapling and a ripe plant alike), and targets out of
+        reach."""
         hidden = self._out_of_reach()
         if not self.plants:
             return hidden
         if self.garden is not None and skill == self.garden["eat"]:
-            return hidden | {cell for cell, grown in self.plants.items()
-                             if grown <= self.garden["ripe_after"]}
+            # Every plant the memory shows but the ripe ones counted (one sown by a skill
+            # outside the garden's count, too: the meal hit it for its whole budget).
+            grid = self.seen if self.seen is not None else self.info["semantic"]
+            ripe = {cell for cell, grown in self.plants.items()
+                    if grown > self.garden["ripe_after"]}
+            shown = np.argwhere(grid == self.semantic_ids["plant"])
+            return hidden | ({(int(x), int(y)) for x, y in shown} - ripe)
         return self._walls() | hidden
 
     def _out_of_reach(self) -> set[tuple[int, int]]:

@@ -768,3 +768,9 @@ def test_a_ripe_plant_feeds_the_player_before_a_cow_is_looked_for(graph, library
     fed = [e for e in log.of("skill_started") if e["reason"] == "survival:food"]
     assert state and fed and fed[0]["skill"] == "eat_plant"
     assert result.success, result.end      # the task: eat_plant
+    # A plant the garden never counted (sown by another skill) is hidden from the meal,
+    # which would hit it unripe; the ripe one counted is not.
+    x, y = state["cell"]
+    agent.seen[x + 2, y] = agent.semantic_ids["plant"]
+    hidden = agent._walls_for("eat_plant")
+    assert (x + 2, y) in hidden and (x, y) not in hidden
