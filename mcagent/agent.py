@@ -35,7 +35,9 @@ top-up whose source the memory does not show nearby may wait for the morning
 day, its growth counted (Crafter grows a plant only near the player), and it is eaten
 once ripe, or sooner when the food runs low (before a search for a cow); the plant's
 walls are not mined by the other skills. A finding skill that may not mine digs its
-way out of a pocket its walk knows no way out of. The agent gives up only when the planner says the target is out of reach, or the episode ends.
+way out of a pocket its walk knows no way out of, and a walk that may mine hits a
+zombie or skeleton in its way. The agent gives up only when the planner says the target
+is out of reach, or the episode ends.
 
 A task whose target is `achievements: all` (Crafter's score suite) has no one
 goal: the agent pursues the not-yet-unlocked achievement with the cheapest
@@ -58,7 +60,6 @@ index, and None means the skill cannot run here.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import logging
@@ -80,6 +81,12 @@ log = logging.getLogger(__name__)
 
 _MOVES = {move: step for step, move in GuardedSkill.MOVES.items()}   # name -> (dx, dy)
 VITAL_MAX = 9      # Crafter's health, food, drink and energy run from 0 to 9
+
+
+def _at(grid: np.ndarray, cell: tuple[int, int]) -> int | None:
+    """What `grid` shows at `cell`, or None off the map."""
+    x, y = (int(v) for v in cell)
+    return int(grid[x, y]) if 0 <= x < grid.shape[0] and 0 <= y < grid.shape[1] else None
 
 EVENT_KINDS = ("episode_started", "replanned", "skill_started", "skill_succeeded", "skill_failed",
                "interrupted", "episode_ended")
@@ -753,10 +760,8 @@ class Agent:
 
     def _note_plant(self) -> None:
         """After the placing skill: the plant stands on the cell the player faces."""
-        cell = self._faced()
-        grid = self.info["semantic"]
-        if 0 <= cell[0] < grid.shape[0] and 0 <= cell[1] < grid.shape[1] \
-                and grid[cell] == self.semantic_ids.get("plant"):
+        cell, plant = self._faced(), self.semantic_ids.get("plant")
+        if plant is not None and _at(self.info["semantic"], cell) == plant:
             self.plants[cell] = 0
 
     def _grow_plants(self) -> None:
@@ -999,12 +1004,15 @@ class Agent:
             if extra:
                 info = {**info, **extra}
             walk = self.walks.get(skill) if self.seen is not None and learned else None
+            ran = int(self.info["step"]) - start
+            # A manipulation skill's walk beside its target has taken over from the policy.
+            approaching = (walk is not None and spec.kind == "manipulation"
+                           and approach_after is not None and ran >= approach_after)
             action = None
             if walk is not None:
                 remembered = {**info, "seen": self._walled_off(walls, self.seen)}
-                ran = int(self.info["step"]) - start
                 if spec.kind == "manipulation":
-                    if approach_after is not None and ran >= approach_after:
+                    if approaching:
                         action = walk.approach(remembered)
                         if action is None and not near:      # walk_first, and no way there
                             self._step("noop")
@@ -1026,9 +1034,7 @@ class Agent:
             unstuck = from_policy and learned and self._stuck(still, spec, action)
             if unstuck:
                 action, still = unstuck, 0
-            if (from_policy and walk is not None and approach_after is not None
-                    and int(self.info["step"]) - start >= approach_after
-                    and self._turns_from(spec, target, info, action)):
+            if from_policy and approaching and self._turns_from(spec, target, info, action):
                 # Walked to face its target, the policy only turns away (to a table, a
                 # wall): it went to and fro there for its whole budget. It works instead.
                 action = "do"
@@ -1081,13 +1087,8 @@ class Agent:
                 or name not in _MOVES):
             return False
         grid = info["semantic"]
-        fx, fy = self._faced()
-        if not (0 <= fx < grid.shape[0] and 0 <= fy < grid.shape[1] and grid[fx, fy] == target):
-            return False
-        (dx, dy), (x, y) = _MOVES[name], self.info["player_pos"]
-        x, y = x + dx, y + dy
-        return not (0 <= x < grid.shape[0] and 0 <= y < grid.shape[1]) or \
-            int(grid[x, y]) not in self.walkable_ids
+        return (_at(grid, self._faced()) == target
+                and _at(grid, self._stepped(name)) not in self.walkable_ids)
 
     def _dig_out(self, skill: str, remembered: Mapping) -> str | None:
         """For a finding skill that does not mine, walled in where its walk knows no way to
@@ -1096,8 +1097,8 @@ class Agent:
         it the policy pushed into the wall for the rest of its budget."""
         walk = self.dig_walks.get(skill)
         if walk is None:
-            walk = self.dig_walks[skill] = copy.copy(self.walks[skill])
-            walk.digs = True
+            walk = self.dig_walks[skill] = RememberedWalk(
+                self.library[skill], self.semantic_ids, settings=self.settings, digs=True)
         return walk.act(remembered) or walk.explore(remembered,
                                                     prefer=self.explore_prefer.get(skill))
 
@@ -1105,8 +1106,7 @@ class Agent:
         """For a `do` that does not face a `target` cell: the move towards the nearest one
         in view (along the longer axis first), or None when it faces one or none is in view."""
         grid = info["semantic"]
-        fx, fy = self._faced()
-        if 0 <= fx < grid.shape[0] and 0 <= fy < grid.shape[1] and grid[fx, fy] == target:
+        if _at(grid, self._faced()) == target:
             return None
         x, y = (int(v) for v in info["player_pos"])
         vx, vy = self.settings["view"]
@@ -1133,10 +1133,12 @@ class Agent:
         """Whether the action `name` walks the player into lava."""
         if name not in _MOVES or "lava" not in self.semantic_ids:
             return False
-        (dx, dy), (x, y) = _MOVES[name], self.info["player_pos"]
-        grid = self.info["semantic"]
-        return (0 <= x + dx < grid.shape[0] and 0 <= y + dy < grid.shape[1]
-                and grid[x + dx, y + dy] == self.semantic_ids["lava"])
+        return _at(self.info["semantic"], self._stepped(name)) == self.semantic_ids["lava"]
+
+    def _stepped(self, move: str) -> tuple[int, int]:
+        """The cell the move named `move` leads to from the player's."""
+        (dx, dy), (x, y) = _MOVES[move], self.info["player_pos"]
+        return int(x) + dx, int(y) + dy
 
     def _stuck(self, still: int, spec, name: str) -> str | None:
         """Another move for a learned policy whose last `stuck_after` steps changed nothing,

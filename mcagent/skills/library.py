@@ -498,8 +498,10 @@ class RememberedWalk:
 
     def __init__(self, spec: SkillSpec, semantic_ids: Mapping[str, int],
                  rules: CrafterRules | None = None, reach: int | tuple[int, int] | None = None,
-                 gain: float | None = None, settings: Mapping | None = None):
+                 gain: float | None = None, settings: Mapping | None = None,
+                 digs: bool | None = None):
         # settings: skills.yaml as `load_settings` reads it, when the caller has it already.
+        # digs: whether the walk mines (None: when the skill's actions hold `do`).
         if spec.kind not in ("finding", "manipulation") or spec.target is None:
             raise ValueError(f"{spec.name} is not a finding or manipulation skill with a target")
         self.rules = rules or crafter_rules()
@@ -508,7 +510,7 @@ class RememberedWalk:
         self.walkable = {semantic_ids[m] for m in self.rules.walkable if m in semantic_ids}
         self.creatures = {semantic_ids[m] for m in MOBILE if m in semantic_ids}
         self.hostile = {semantic_ids[m] for m in HOSTILE if m in semantic_ids}
-        self.digs = "do" in spec.actions
+        self.digs = "do" in spec.actions if digs is None else digs
         settings = load_settings() if settings is None else settings
         self.reach = _pair(settings["remembered_reach"]["finding"] if reach is None else reach)
         # explore: how much a frontier cell's view of unseen cells is worth, in steps per
