@@ -32,10 +32,10 @@ VITALS = ("find_water", "collect_drink", "find_cow", "eat_cow", "wake_up")
 SURFACE = ("find_tree", "collect_wood", "find_stone", "collect_stone")
 CAVE = ("find_coal", "collect_coal", "find_iron", "collect_iron")
 DIAMOND = ("find_diamond", "collect_diamond")
-# "all-but-diamond": every skill but DIAMOND's (the library's, so the guarded ones too).
+# None: read from the library (every skill, the guarded ones too; or all but DIAMOND's).
 GROUPS = {"none": (), "survival": SURVIVAL, "vitals": VITALS, "surface": SURFACE, "cave": CAVE,
           "diamond": DIAMOND, "all-but-cave": SURVIVAL + VITALS + SURFACE,
-          "all-but-diamond": "but", "all": None}
+          "all-but-diamond": None, "all": None}
 
 
 def main() -> None:
@@ -66,9 +66,9 @@ def main() -> None:
     seeds = range(args.first_seed, args.first_seed + args.episodes)
     rows = []
     for group in args.groups:
-        swapped = ([s.name for s in library] if GROUPS[group] is None
-                   else [s.name for s in library if s.name not in DIAMOND]
-                   if GROUPS[group] == "but" else list(GROUPS[group]))
+        every = [s.name for s in library]
+        swapped = (every if group == "all" else [n for n in every if n not in DIAMOND]
+                   if group == "all-but-diamond" else list(GROUPS[group]))
         policies = {**learned, **{s: oracle[s] for s in swapped if s in oracle}}
         agent = Agent(planner, library, policies, source=source, survival=Survival())
         began = time.perf_counter()
@@ -78,7 +78,7 @@ def main() -> None:
             log = EpisodeLog()
             results.append(agent.run(env, env.task, seed=seed, log_to=log))
             failed.update(f"{e['skill']}: {e['why']}" for e in log.of("skill_failed"))
-        row = {"group": group, "oracle_skills": swapped if GROUPS[group] is not None else "all",
+        row = {"group": group, "oracle_skills": "all" if group == "all" else swapped,
                "episodes": len(results), "successes": sum(r.success for r in results),
                "median_steps": statistics.median(r.steps for r in results),
                "ends": dict(collections.Counter(r.end for r in results)),
