@@ -89,7 +89,7 @@ def _at(grid: np.ndarray, cell: tuple[int, int]) -> int | None:
     return int(grid[x, y]) if 0 <= x < grid.shape[0] and 0 <= y < grid.shape[1] else None
 
 EVENT_KINDS = ("episode_started", "replanned", "skill_started", "skill_succeeded", "skill_failed",
-               "interrupted", "episode_ended")
+               "interrupted", "dodged", "episode_ended")
 LOG_FORMAT = "mcagent-episode-log/1"
 OUT_OF_REACH_FOR = 150   # steps a target with no way to it stays hidden from the skills
 STATION_DISTRUST_FOR = 50   # steps a station remembered beside a failed craft is not believed
@@ -138,6 +138,10 @@ class Survival:
         default_factory=lambda: {"zombie": "defeat_zombie"})
     threat_range: Mapping[str, int] = dataclasses.field(
         default_factory=lambda: {"zombie": 1})
+    # Step out of the line of an arrow flying at the player from within this many cells
+    # (and the view; None: never). Skeletons shoot along a row or a column, 2 damage an
+    # arrow; the arrows killed 27 of the 62 `collect_diamond` episodes lost in the tunnels.
+    dodge_within: int | None = 5
     # The night: shelter once the light falls below `dusk` (or is below `dark`), stay in
     # until it has risen above `dawn`. Zombies crowd the grass in the dark and do 7
     # damage to a sleeper (2 otherwise). None: no shelter.
@@ -199,13 +203,54 @@ class Survival:
                 return creature
         return None
 
+    def dodge(self, info: Mapping, semantic_ids: Mapping[str, int], walkable: Container[int],
+              before: Container[tuple[int, int]], view: tuple[int, int]) -> str | None:
+        """The move that takes the player out of the line of an arrow flying at it, or None.
+        An arrow flies straight on, one cell a step, over `walkable` ground, water and lava,
+        and hits what it meets; where it flies is read from the map: it came from the cell
+        behind it (an arrow there on the step before, in `before`, or the skeleton that
+        shot it). The player moves before the arrow does, so one beside it still misses.
+        With no side to step to, a stone is put in the arrow's way when the player faces
+        it."""
+        arrow = semantic_ids.get("arrow")
+        if self.dodge_within is None or arrow is None:
+            return None
+        grid, (px, py) = info["semantic"], (int(v) for v in info["player_pos"])
+        over = set(walkable) | {semantic_ids[m] for m in ("water", "lava") if m in semantic_ids}
+        rx, ry = (min(self.dodge_within, v) for v in view)
+        x0, y0 = max(0, px - rx), max(0, py - ry)
+        for ax, ay in np.argwhere(grid[x0:px + rx + 1, y0:py + ry + 1] == arrow) + (x0, y0):
+            ax, ay = int(ax), int(ay)
+            if ax != px and ay != py:
+                continue
+            dx, dy = int(np.sign(px - ax)), int(np.sign(py - ay))
+            back = (ax - dx, ay - dy)
+            if back not in before and _at(grid, back) != semantic_ids.get("skeleton"):
+                continue           # flying another way, or lying still
+            way = range(1, abs(px - ax) + abs(py - ay))
+            if any(_at(grid, (ax + k * dx, ay + k * dy)) not in over for k in way):
+                continue           # it hits something else first
+            for side in ((dy, dx), (-dy, -dx)):
+                if _at(grid, (px + side[0], py + side[1])) in walkable:
+                    return GuardedSkill.MOVES[side]
+            # No side to step to (a tunnel): a stone put in its way, when the player
+            # faces it, holds one, and the cell ahead is free; the arrow breaks on it.
+            facing = tuple(int(v) for v in info.get("facing", (0, 0)))
+            if (facing == (-dx, -dy) and info.get("inventory", {}).get("stone", 0) > 0
+                    and abs(px - ax) + abs(py - ay) > 1
+                    and _at(grid, (px - dx, py - dy)) in over):
+                return "place_stone"
+        return None
+
     def need(self, inventory: Mapping[str, int], sheltered: bool = False,
              dusk: bool = False, far: Container[str] = ()) -> tuple[str, str] | None:
         """(vital that ran low, need to serve) or None. Low health is served through the
         most depleted of the other vitals (health comes back when they are fine).
         `sheltered` for the night, nothing gets the agent out into the dark: a vital at
         0 costs a point of health every 15 to 30 steps, a zombie at night far more. At
-        `dusk` (a shelter to come) the vitals are topped up from the `dusk_low` levels."""
+        `dusk` (a shelter to come) the vitals are topped up from the `dusk_low` levels.
+        The vitals in `far` are served only at `low`, for health too (at dusk: those
+        whose source is far, and those topped up already this dusk)."""
         if sheltered:
             return None
         low = self.dusk_low if dusk else self.low
@@ -214,7 +259,8 @@ class Survival:
                     vital in far and inventory[vital] > self.low[vital]):
                 return vital, vital
         if inventory["health"] <= self.low["health"]:
-            behind = [v for v in ("drink", "food", "energy") if inventory[v] < self.resume[v]]
+            behind = [v for v in ("drink", "food", "energy") if inventory[v] < self.resume[v]
+                      and not (v in far and inventory[v] > self.low[v])]
             if behind:
                 return "health", min(behind, key=lambda v: inventory[v] - self.resume[v])
         return None
@@ -372,6 +418,8 @@ class Agent:
         # failed shelter may be tried again.
         self.light, self.falling = float(self.info["daylight"]), False
         self.sheltered, self.shelter_again_at = False, 0
+        self.dusk_served: set[str] = set()     # the vitals topped up this dusk
+        self.arrows_before: set[tuple[int, int]] = set()   # the arrows seen a step ago
         # The plants placed this episode (cell -> updates counted), and when a failed wall
         # or meal may be tried again.
         self.plants = {}
@@ -578,9 +626,7 @@ class Agent:
             self._run_skill(self.survival.threats[threat], reason=f"survival:{threat}",
                             interruptible=False)
             return True
-        dusk = self._dusk()
-        need = self.survival.need(self.info["inventory"], sheltered=self.sheltered,
-                                  dusk=dusk, far=self._far_at_dusk() if dusk else ())
+        need, dusk = self._need()
         if need is None:
             return self._prepare_shelter() or self._serve_night()
         vital, serve = need
@@ -594,6 +640,8 @@ class Agent:
             if ripe is not None:      # a meal the memory knows, before a search for a cow
                 self._eat_plant(ripe, reason=f"survival:{vital}", interruptible=False)
                 return True
+        if dusk:
+            self.dusk_served.add(serve)
         find, restore = self.survival.skills[serve]
         spec = self.library[restore]
         ran = False
@@ -609,10 +657,24 @@ class Agent:
                 break
         return ran
 
-    def _far_at_dusk(self) -> set[str]:
-        """The vitals whose dusk top-up waits for the morning: what restores them (water,
-        a cow) is not in the memory within `Survival.dusk_reach` cells."""
-        reach = self.survival.dusk_reach
+    def _need(self) -> tuple[tuple[str, str] | None, bool]:
+        """(Survival.need now, whether it is dusk): the vital to serve, with the dusk's
+        top-ups but those whose source is far or that were served this dusk already. The
+        survival layer and the skills it interrupts ask the same."""
+        if not self.falling:
+            self.dusk_served = set()
+        dusk = self._dusk()
+        # At dusk each vital is topped up once: drink at 6 falls back to the top-up's 5
+        # in 20 steps, and the agent went back and forth between water and a cow in
+        # the dark, among the zombies, instead of walling itself in.
+        far = self._far(self.survival.dusk_reach) | self.dusk_served if dusk else ()
+        return self.survival.need(self.info["inventory"], sheltered=self.sheltered,
+                                  dusk=dusk, far=far), dusk
+
+    def _far(self, reach: int | None) -> set[str]:
+        """The vitals whose source (water, a cow) is not in the memory within `reach`
+        cells (None: none is far): their dusk top-up waits for the morning
+        (`Survival.dusk_reach`)."""
         if reach is None or self.seen is None:
             return set()
         far = set()
@@ -980,14 +1042,20 @@ class Agent:
         origin = tuple(int(v) for v in self.info["player_pos"])   # where the skill began
         still = 0    # the policy's steps in a row that changed nothing
         for _ in range(budget):
+            if (dodge := self._dodge()) is not None:
+                # An arrow flies at the player: a step aside first, whatever runs.
+                self.log.emit("dodged", self.info["step"], skill=skill, move=dodge)
+                self._step(dodge)
+                if self.done:
+                    return self._failed(skill, start, f"episode ended ({self.end})")
+                continue
             if not interruptible and (threat := self._threat(but=skill)) is not None:
                 # A survival skill still stops for a zombie at hand (its training episodes
                 # take such zombies away, as this layer does): the fight comes first.
                 return self._interrupted(skill, start, {"threat": threat})
             if interruptible and self.survival is not None:
                 # A crafting or placing skill is a few steps: only a zombie at hand stops it.
-                need = None if guarded else self.survival.need(
-                    self.info["inventory"], sheltered=self.sheltered, dusk=self._dusk())
+                need = None if guarded else self._need()[0]
                 threat = self._threat()
                 # Night interrupts a search, not work on a target already at hand.
                 night = (spec.kind == "finding" and self.survival.night(self.light, self.falling)
@@ -1156,6 +1224,12 @@ class Agent:
     def _step(self, action) -> None:
         name = self._name(action)
         frame = self.obs["image"]
+        if "arrow" in self.semantic_ids:      # the arrows in view, for Survival.dodge
+            (x, y), (vx, vy) = self.info["player_pos"], self.settings["view"]
+            x0, y0 = max(0, int(x) - vx), max(0, int(y) - vy)
+            view = self.info["semantic"][x0:int(x) + vx + 1, y0:int(y) + vy + 1]
+            self.arrows_before = {(int(ax) + x0, int(ay) + y0) for ax, ay in
+                                  np.argwhere(view == self.semantic_ids["arrow"])}
         self.obs, _, terminated, truncated, self.info = self.env.step(self.action_index[name])
         self._remember()
         if self.plants:
@@ -1189,6 +1263,13 @@ class Agent:
                       steps=int(self.info["step"]) - start)
         self._update_nearby(skill, succeeded=False)
         return "interrupted"
+
+    def _dodge(self) -> str | None:
+        """The step out of an arrow's way (Survival.dodge), or None."""
+        if self.survival is None:
+            return None
+        return self.survival.dodge(self.info, self.semantic_ids, self.walkable_ids,
+                                   self.arrows_before, tuple(self.settings["view"]))
 
     def _threat(self, but: str | None = None) -> str | None:
         """The creature to fight now (None behind the shelter's walls, or when `but`, the
