@@ -36,8 +36,9 @@ day, its growth counted (Crafter grows a plant only near the player), and it is 
 once ripe, or sooner when the food runs low (before a search for a cow); the plant's
 walls are not mined by the other skills. A finding skill that may not mine digs its
 way out of a pocket its walk knows no way out of, and a walk that may mine hits a
-zombie or skeleton in its way. The agent gives up only when the planner says the target
-is out of reach, or the episode ends.
+zombie or skeleton in its way. Every skill's step first steps out of the line of an
+arrow flying at the player (`Survival.dodge`). The agent gives up only when the planner
+says the target is out of reach, or the episode ends.
 
 A task whose target is `achievements: all` (Crafter's score suite) has no one
 goal: the agent pursues the not-yet-unlocked achievement with the cheapest
@@ -87,6 +88,16 @@ def _at(grid: np.ndarray, cell: tuple[int, int]) -> int | None:
     """What `grid` shows at `cell`, or None off the map."""
     x, y = (int(v) for v in cell)
     return int(grid[x, y]) if 0 <= x < grid.shape[0] and 0 <= y < grid.shape[1] else None
+
+
+def _in_view(grid: np.ndarray, centre: tuple[int, int], half: tuple[int, int],
+             value: int) -> list[tuple[int, int]]:
+    """The cells of `grid` that show `value` within `half` (columns, rows) of `centre`."""
+    (x, y), (hx, hy) = (int(v) for v in centre), half
+    x0, y0 = max(0, x - hx), max(0, y - hy)
+    return [(int(cx) + x0, int(cy) + y0)
+            for cx, cy in np.argwhere(grid[x0:x + hx + 1, y0:y + hy + 1] == value)]
+
 
 EVENT_KINDS = ("episode_started", "replanned", "skill_started", "skill_succeeded", "skill_failed",
                "interrupted", "dodged", "episode_ended")
@@ -204,12 +215,12 @@ class Survival:
         return None
 
     def dodge(self, info: Mapping, semantic_ids: Mapping[str, int], walkable: Container[int],
-              before: Container[tuple[int, int]], view: tuple[int, int]) -> str | None:
+              before: Mapping | None, view: tuple[int, int]) -> str | None:
         """The move that takes the player out of the line of an arrow flying at it, or None.
         An arrow flies straight on, one cell a step, over `walkable` ground, water and lava,
         and hits what it meets; where it flies is read from the map: it came from the cell
-        behind it (an arrow there on the step before, in `before`, or the skeleton that
-        shot it). The player moves before the arrow does, so one beside it still misses.
+        behind it (an arrow there in the view of the step before, whose `info` is `before`;
+        or the skeleton that shot it). The player moves before the arrow does, so one beside it still misses.
         With no side to step to, a stone is put in the arrow's way when the player faces
         it."""
         arrow = semantic_ids.get("arrow")
@@ -217,15 +228,15 @@ class Survival:
             return None
         grid, (px, py) = info["semantic"], (int(v) for v in info["player_pos"])
         over = set(walkable) | {semantic_ids[m] for m in ("water", "lava") if m in semantic_ids}
-        rx, ry = (min(self.dodge_within, v) for v in view)
-        x0, y0 = max(0, px - rx), max(0, py - ry)
-        for ax, ay in np.argwhere(grid[x0:px + rx + 1, y0:py + ry + 1] == arrow) + (x0, y0):
-            ax, ay = int(ax), int(ay)
+        seen = [] if before is None else _in_view(before["semantic"], before["player_pos"],
+                                                  view, arrow)
+        for ax, ay in _in_view(grid, (px, py), tuple(min(self.dodge_within, v) for v in view),
+                               arrow):
             if ax != px and ay != py:
                 continue
             dx, dy = int(np.sign(px - ax)), int(np.sign(py - ay))
             back = (ax - dx, ay - dy)
-            if back not in before and _at(grid, back) != semantic_ids.get("skeleton"):
+            if back not in seen and _at(grid, back) != semantic_ids.get("skeleton"):
                 continue           # flying another way, or lying still
             way = range(1, abs(px - ax) + abs(py - ay))
             if any(_at(grid, (ax + k * dx, ay + k * dy)) not in over for k in way):
@@ -419,7 +430,7 @@ class Agent:
         self.light, self.falling = float(self.info["daylight"]), False
         self.sheltered, self.shelter_again_at = False, 0
         self.dusk_served: set[str] = set()     # the vitals topped up this dusk
-        self.arrows_before: set[tuple[int, int]] = set()   # the arrows seen a step ago
+        self.last_info: Mapping | None = None   # the step before's, for Survival.dodge
         # The plants placed this episode (cell -> updates counted), and when a failed wall
         # or meal may be tried again.
         self.plants = {}
@@ -1177,10 +1188,8 @@ class Agent:
         if _at(grid, self._faced()) == target:
             return None
         x, y = (int(v) for v in info["player_pos"])
-        vx, vy = self.settings["view"]
-        x0, y0 = max(0, x - vx), max(0, y - vy)
-        cells = [(int(cx) + x0 - x, int(cy) + y0 - y)
-                 for cx, cy in np.argwhere(grid[x0:x + vx + 1, y0:y + vy + 1] == target)]
+        cells = [(cx - x, cy - y)
+                 for cx, cy in _in_view(grid, (x, y), tuple(self.settings["view"]), target)]
         if not cells:      # (the player's own cell shows the player, never the target)
             return None
         dx, dy = min(cells, key=lambda c: (abs(c[0]) + abs(c[1]), c))
@@ -1224,12 +1233,7 @@ class Agent:
     def _step(self, action) -> None:
         name = self._name(action)
         frame = self.obs["image"]
-        if "arrow" in self.semantic_ids:      # the arrows in view, for Survival.dodge
-            (x, y), (vx, vy) = self.info["player_pos"], self.settings["view"]
-            x0, y0 = max(0, int(x) - vx), max(0, int(y) - vy)
-            view = self.info["semantic"][x0:int(x) + vx + 1, y0:int(y) + vy + 1]
-            self.arrows_before = {(int(ax) + x0, int(ay) + y0) for ax, ay in
-                                  np.argwhere(view == self.semantic_ids["arrow"])}
+        self.last_info = self.info
         self.obs, _, terminated, truncated, self.info = self.env.step(self.action_index[name])
         self._remember()
         if self.plants:
@@ -1269,7 +1273,7 @@ class Agent:
         if self.survival is None:
             return None
         return self.survival.dodge(self.info, self.semantic_ids, self.walkable_ids,
-                                   self.arrows_before, tuple(self.settings["view"]))
+                                   self.last_info, tuple(self.settings["view"]))
 
     def _threat(self, but: str | None = None) -> str | None:
         """The creature to fight now (None behind the shelter's walls, or when `but`, the

@@ -461,10 +461,15 @@ def test_an_arrow_flying_at_the_player_is_stepped_away_from():
     rules, view = Survival(), (4, 3)
 
     def dodge(before=((14, 10),), grid_edit=None, rules=rules):
-        edited = grid.copy()
+        # `before`: where the step before's map showed arrows (the player at the same cell).
+        edited, last = grid.copy(), np.full_like(grid, ids["grass"])
         for cell, name in (grid_edit or {}).items():
             edited[cell] = ids[name]
-        return rules.dodge({**info, "semantic": edited}, ids, walkable, set(before), view)
+        last[10, 10] = ids["player"]
+        for cell in before:
+            last[cell] = ids["arrow"]
+        return rules.dodge({**info, "semantic": edited}, ids, walkable,
+                           {**info, "semantic": last}, view)
 
     assert dodge() in ("move_up", "move_down")   # it came from the right: flying left
     assert dodge(before=()) is None              # no telling where it flies: stays put
@@ -487,8 +492,9 @@ def test_an_arrow_flying_at_the_player_is_stepped_away_from():
     # Beyond the view (three cells up and down): not seen, not dodged.
     grid[13, 10], grid[10, 14] = ids["grass"], ids["arrow"]
     assert dodge(before=((10, 15),)) is None
-    grid[10, 14], grid[10, 13] = ids["grass"], ids["arrow"]
-    assert dodge(before=((10, 14),)) in ("move_left", "move_right")
+    # Within it, flying up from a cell the step before showed (in view too).
+    grid[10, 14], grid[10, 12] = ids["grass"], ids["arrow"]
+    assert dodge(before=((10, 13),)) in ("move_left", "move_right")
 
 
 @pytest.mark.parametrize("within", [5, None])
