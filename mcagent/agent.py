@@ -369,6 +369,8 @@ class Agent:
         # A learned manipulation skill not done after this many steps is walked beside its
         # target through the memory (RememberedWalk.approach; None: never).
         self.approach_after: int | None = settings.get("approach_after")
+        # A learned manipulation skill facing its target does `do` (`do_when_facing`).
+        self.do_when_facing: bool = bool(settings.get("do_when_facing"))
         # Plants the agent places: walled in, their updates counted, eaten ripe
         # (skills.yaml's `plants`; None: left to the plan).
         self.garden: Mapping | None = settings.get("plants")
@@ -1113,9 +1115,10 @@ class Agent:
             unstuck = from_policy and learned and self._stuck(still, spec, action)
             if unstuck:
                 action, still = unstuck, 0
-            if from_policy and approaching and self._turns_from(spec, target, info, action):
-                # Walked to face its target, the policy only turns away (to a table, a
-                # wall): it went to and fro there for its whole budget. It works instead.
+            if (from_policy and self.do_when_facing and action != "do"
+                    and self._works_faced(spec, target, info)):
+                # It faces its target, the policy steps or turns away (to and fro beside
+                # a tree for a hundred steps): the `do` that the skill is for instead.
                 action = "do"
             if (target is not None and from_policy and action == "do"
                     and spec.target in self.env.rules.walkable):
@@ -1158,16 +1161,13 @@ class Agent:
                 near = near or not away
         return self._failed(skill, start, "budget")
 
-    def _turns_from(self, spec, target: int | None, info: Mapping, name: str) -> bool:
-        """Whether the action `name` of a learned manipulation skill that works its target
-        with `do` (not a creature, which moves on) only turns the player (a move towards a
-        cell not walked onto) away from the `target` cell it faces in `info`'s map."""
+    def _works_faced(self, spec, target: int | None, info: Mapping) -> bool:
+        """Whether a learned manipulation skill that works its `target` with `do` (not a
+        creature, which moves on, nor a cell walked on) faces one in `info`'s map."""
         if (target is None or "do" not in spec.actions or spec.target in MOBILE
-                or name not in _MOVES):
+                or spec.target in self.env.rules.walkable):
             return False
-        grid = info["semantic"]
-        return (_at(grid, self._faced()) == target
-                and _at(grid, self._stepped(name)) not in self.walkable_ids)
+        return _at(info["semantic"], self._faced()) == target
 
     def _dig_out(self, skill: str, remembered: Mapping) -> str | None:
         """For a finding skill that does not mine, walled in where its walk knows no way to

@@ -100,6 +100,7 @@ def test_callable_policies_and_a_failure_to_reach_give_up_only_at_the_episode_en
     noop = {name: (lambda obs: "noop") for name in library.skills}
     env = worlds.make("crafter", task="collect_wood", max_steps=40)
     agent = Agent(Planner(graph), library, noop, budgets={"find_tree": 15, "collect_wood": 15})
+    agent.do_when_facing = False    # else the player, facing a tree, cuts it for the noops
     log = EpisodeLog()
     result = agent.run(env, env.task, seed=0, log_to=log)
     assert not result.success and result.end == "step limit" and result.steps == 40
@@ -710,6 +711,7 @@ def test_a_learned_policy_pushing_against_a_tree_gets_another_move(graph, librar
     agent = Agent(Planner(graph), library, policies, survival=None, on_step=record)
     agent.approach_after = None    # the policy's every step, no walk beside the tree
     agent.stuck_after = 2          # off by default (skills.yaml): the approach does more
+    agent.do_when_facing = False   # else its push, facing the tree, becomes the `do`
     agent.run(env, env.task, seed=SEED)
     assert len(push.asked) == len(record.taken) > 5
     swapped = [i for i, (a, t) in enumerate(zip(push.asked, record.taken)) if a != t]
@@ -742,16 +744,37 @@ def test_a_learned_policy_never_walks_into_lava(graph, library):
 
 def test_a_learned_skill_facing_its_target_works_instead_of_turning(graph, library):
     # A learned collect_wood that only walks towards the nearest tree and never hits it:
-    # once its approach walk has run (3 steps) and the player faces a tree, its move into
-    # the tree (a turn) becomes a `do`; its first steps stand as asked.
+    # once the player faces a tree, its move (a turn into the tree) becomes a `do`, and
+    # every step before that stands as asked. Without `do_when_facing` it never collects.
     env = worlds.make("crafter", task="collect_wood", max_steps=40)
+    ids = {n: i for i, n in enumerate(env.semantic_names) if n}
     push, record = _PushToTree(env), _Recorder("collect_wood")
     policies = {**OracleSkills(library, env).runners(), "collect_wood": push}
     agent = Agent(Planner(graph), library, policies, survival=None, on_step=record)
+    assert agent.do_when_facing     # skills.yaml's default
+    facing_tree = []      # after each step of collect_wood: whether the player faces a tree
+
+    def watch(frame, action, info, skill, plan):
+        if skill == "collect_wood":
+            (x, y), (fx, fy) = info["player_pos"], info["facing"]
+            facing_tree.append(info["semantic"][x + fx, y + fy] == ids["tree"])
+        record(frame, action, info, skill, plan)
+
+    agent.on_step = watch
     result = agent.run(env, env.task, seed=SEED)
     assert result.success, result.end
     assert "do" not in push.asked and record.taken[-1] == "do"
-    assert record.taken[:3] == push.asked[:3]
+    assert record.taken[:-1] == push.asked[:-1] and len(record.taken) >= 2
+    # (`info` is the step's outcome: the step before the `do` left the player facing a
+    # tree, no step before it did, and the `do` cut it.)
+    assert facing_tree[-2] and not any(facing_tree[:-2]) and not facing_tree[-1]
+
+    push, record = _PushToTree(env), _Recorder("collect_wood")
+    policies = {**OracleSkills(library, env).runners(), "collect_wood": push}
+    agent = Agent(Planner(graph), library, policies, survival=None, on_step=record)
+    agent.do_when_facing = False
+    result = agent.run(env, env.task, seed=SEED)
+    assert not result.success and "do" not in record.taken
 
 
 def test_a_search_walled_in_by_stone_digs_its_way_out(graph, library):
@@ -778,13 +801,15 @@ def test_a_search_walled_in_by_stone_digs_its_way_out(graph, library):
 
 def test_a_learned_manipulation_skill_that_dawdles_is_walked_beside_its_target(graph, library):
     # A learned collect_wood that only waits: after `approach_after` (3) steps the memory
-    # walk takes the player beside a tree, facing it, and the policy's noops stand there.
+    # walk takes the player beside a tree, facing it, where the policy's noops stand
+    # (without `do_when_facing`, which would cut the tree there).
     env = worlds.make("crafter", task="collect_wood", max_steps=40)
     ids = {n: i for i, n in enumerate(env.semantic_names) if n}
     record = _Recorder("collect_wood")
     policies = {**OracleSkills(library, env).runners(), "collect_wood": lambda obs: "noop"}
     agent = Agent(Planner(graph), library, policies, survival=None, on_step=record)
     assert agent.approach_after == 3
+    agent.do_when_facing = False
     agent.run(env, env.task, seed=SEED)
     assert record.taken[:3] == ["noop"] * 3
     moves = [i for i, a in enumerate(record.taken) if a != "noop"]

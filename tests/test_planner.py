@@ -155,6 +155,18 @@ def test_mcagent_keeps_stations_and_batches(plan4mc_graph):
     assert not any(plan4mc_graph[s].skill_type == 0 for s in plan.skills[first_station:])
 
 
+def test_a_search_goes_before_a_station_only_when_the_station_serves_again(crafter_graph):
+    planner = Planner(crafter_graph)
+    # The table goes down by the stone: both pickaxes are made at it.
+    assert planner.plan("stone_pickaxe", {"wood": 5}).skills == (
+        "find_stone", "place_table", "make_wood_pickaxe", "collect_stone", "make_stone_pickaxe")
+    # Nothing after the iron pickaxe needs the table or the furnace: the pickaxe is made
+    # first, the diamond searched for after it (not the search, then the stations).
+    held = {"wood": 3, "stone": 4, "coal": 1, "iron": 1, "wood_pickaxe": 1, "stone_pickaxe": 1}
+    assert planner.plan("diamond", held).skills == (
+        "place_table", "place_furnace", "make_iron_pickaxe", "find_diamond", "collect_diamond")
+
+
 def test_mcagent_plans_are_optimal_where_checked(plan4mc_graph, crafter_graph):
     for graph, target, inventory in ((plan4mc_graph, "iron_ingot", {"stone_pickaxe": 1}),
                                      (plan4mc_graph, "torch", {"log": 10}),
