@@ -73,6 +73,27 @@ def test_episode_log_explains_a_successful_episode(graph, library, tmp_path):
     assert steps == sorted(steps) and steps[-1] == result.steps
 
 
+def test_a_wooden_sword_is_made_at_the_first_table_from_wood_held_back(graph, library):
+    def cut_before_the_table(log):
+        names = [e["skill"] for e in log.of("skill_started")]
+        return names, names[:names.index("place_table")].count("collect_wood")
+
+    result, log = run(graph, library, "make_wood_pickaxe", survival=Survival(arms=()))
+    names, bare = cut_before_the_table(log)
+    assert result.success and "make_wood_sword" not in names
+
+    result, log = run(graph, library, "make_wood_pickaxe")
+    assert result.success
+    names, cut = cut_before_the_table(log)
+    armed = log.of("skill_started")[names.index("make_wood_sword")]
+    assert armed["reason"] == "survival:arm"
+    assert names.index("place_table") < names.index("make_wood_sword") < names.index(
+        "make_wood_pickaxe")
+    # Its wood was cut at the same trees, held back from the plans until the table.
+    assert cut == bare + 1
+    assert log.of("episode_ended")[0]["inventory"].get("wood_sword") == 1
+
+
 def test_replans_after_a_forced_failure(graph, library):
     def wrap(policies):
         oracle = policies["collect_wood"]
@@ -151,7 +172,9 @@ def test_wood_the_plan_needs_later_is_cut_while_a_tree_is_at_hand(graph, library
 
 def test_a_table_the_memory_shows_nearby_is_walked_back_to_not_placed_again(graph, library):
     env = worlds.make("crafter", task="collect_wood")
-    agent = Agent(Planner(graph), library, OracleSkills(library, env).runners())
+    # (No sword: its wood, held back from the plan, would send it for more wood first.)
+    agent = Agent(Planner(graph), library, OracleSkills(library, env).runners(),
+                  survival=Survival(arms=()))
     assert agent.run(env, env.task, seed=SEED).success
     x, y = agent.info["player_pos"]
     table = agent.semantic_ids["table"]
@@ -285,11 +308,12 @@ def test_play_without_a_trained_skill_set_says_how_to_train_one(tmp_path, capsys
 
 def test_the_agent_shelters_for_the_night_and_opens_the_shelter_in_the_morning(graph, library):
     # Seed 2's first night as it goes without dodging arrows (a dodge near step 126 takes
-    # the oracle elsewhere, and that evening's zombies kill it before any shelter).
+    # the oracle elsewhere, and that evening's zombies kill it before any shelter) and
+    # without a sword made early (which changes that day too).
     env = worlds.make("crafter", task="crafter_score", max_steps=330)
     oracle = OracleSkills(library, env)
     agent = Agent(Planner(graph), library, oracle.runners(), source=oracle.source,
-                  survival=Survival(dodge_within=None))
+                  survival=Survival(dodge_within=None, arms=()))
     seen = []
     agent.on_step = lambda frame, action, info, skill, plan: seen.append(
         (info["step"], info["daylight"], agent._enclosed(), info["sleeping"]))
@@ -316,11 +340,11 @@ def test_a_shelter_by_the_water_is_drunk_from_all_night(graph, library, sip_from
     # Seed 2's first shelter has water for a wall: the agent turns to it and drinks
     # inside (the Crafter score's task tops the drink up last at dusk, so the shelter goes
     # up at the water). Without `sip_from` it waits the night out as thirsty as it gets.
-    # (Without dodging arrows, as in the shelter test above.)
+    # (Without dodging arrows or an early sword, as in the shelter test above.)
     env = worlds.make("crafter", task="crafter_score", max_steps=300)
     oracle = OracleSkills(library, env)
     agent = Agent(Planner(graph), library, oracle.runners(), source=oracle.source,
-                  survival=Survival(sip_from=sip_from, dodge_within=None))
+                  survival=Survival(sip_from=sip_from, dodge_within=None, arms=()))
     seen = []
     agent.on_step = lambda frame, action, info, skill, plan: seen.append(
         (action, agent.sheltered and agent._enclosed(), int(info["inventory"]["drink"])))
