@@ -22,7 +22,8 @@ that the search looks for another, and when it does, the skill's next run walks 
 one first), a learned policy whose steps change nothing gets
 another move after `skills.yaml`'s `stuck_after` of them (off by default), a learned `do`
 for a target that is walked on (grass, for a sapling) that faces anything else becomes a
-step towards it, and no learned policy steps into lava. When health, food,
+step towards it, a learned manipulation skill that faces its target does `do`
+(`skills.yaml`'s `do_when_facing`), and no learned policy steps into lava. When health, food,
 drink or energy run low the current skill is interrupted and the library's
 survival skills run (`find_water`/`collect_drink`, `find_cow`/`eat_cow`,
 `wake_up`). As the light falls it gathers what the shelter starts with (its
@@ -37,8 +38,10 @@ once ripe, or sooner when the food runs low (before a search for a cow); the pla
 walls are not mined by the other skills. A finding skill that may not mine digs its
 way out of a pocket its walk knows no way out of, and a walk that may mine hits a
 zombie or skeleton in its way. Every skill's step first steps out of the line of an
-arrow flying at the player (`Survival.dodge`). The agent gives up only when the planner
-says the target is out of reach, or the episode ends.
+arrow flying at the player (`Survival.dodge`), and while no sword is held the first
+table the plan reaches makes one, its wood held back from the plan (`Survival.arms`).
+The agent gives up only when the planner says the target is out of reach, or the
+episode ends.
 
 A task whose target is `achievements: all` (Crafter's score suite) has no one
 goal: the agent pursues the not-yet-unlocked achievement with the cheapest
