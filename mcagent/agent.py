@@ -241,13 +241,15 @@ class Survival:
         if self.dodge_within is None or arrow is None:
             return None
         grid, (px, py) = info["semantic"], (int(v) for v in info["player_pos"])
+        near = [(ax, ay) for ax, ay in _in_view(
+            grid, (px, py), tuple(min(self.dodge_within, v) for v in view), arrow)
+            if ax == px or ay == py]
+        if not near:       # (every step asks: the previous view is read only for an arrow)
+            return None
         over = set(walkable) | {semantic_ids[m] for m in ("water", "lava") if m in semantic_ids}
         seen = [] if before is None else _in_view(before["semantic"], before["player_pos"],
                                                   view, arrow)
-        for ax, ay in _in_view(grid, (px, py), tuple(min(self.dodge_within, v) for v in view),
-                               arrow):
-            if ax != px and ay != py:
-                continue
+        for ax, ay in near:
             dx, dy = int(np.sign(px - ax)), int(np.sign(py - ay))
             back = (ax - dx, ay - dy)
             if back not in seen and _at(grid, back) != semantic_ids.get("skeleton"):
