@@ -598,10 +598,8 @@ class Agent:
                       if s.name in self.policies and s.name in self.library), None)
         if maker is None or not runnable:
             return maker
-        needs = self.planner.graph[maker].inputs
-        if not all(i in self.nearby for i in needs if is_nearby(i)):
-            return None
-        return maker if self._runnable_at_hand(maker) else None
+        here = {**self.info["inventory"], **dict.fromkeys(self.nearby, 1)}
+        return maker if self.planner.rules.can_run(maker, here) else None
 
     def _held_back(self) -> Mapping[str, int]:
         """The inventory the planner plans from: what is held, less what the arm to be made
