@@ -6,6 +6,9 @@ otherwise) and what `mcagent train all` logged:
     checkpoints/skills/evaluation_bc.json        BC only (--source bc)
     checkpoints/skills/evaluation.json           the shipped set (--source best: PPO where
                                                  there is a PPO checkpoint, so BC + PPO)
+    checkpoints/skills/evaluation_agent.json     the shipped set, finding skills run as the
+                                                 agent runs them (--as-agent: the policy
+                                                 under the memory walks)
     runs/scratch/checkpoints/evaluation_ppo.json PPO from scratch (--source ppo; its
                                                  checkpoints are not shipped)
     <each>/training.json                         env steps and wall time per skill
@@ -43,6 +46,10 @@ def _cell(result: dict | None) -> str:
     return f"{result['success_rate']:.0%} / {result['steps']:.0f}"
 
 
+def _died(result: dict | None) -> str:
+    return f", died {deaths_cell(result)}" if result and result.get("trials") else ""
+
+
 def _cost(run: dict | None) -> str:
     if not run:
         return "-"
@@ -61,12 +68,14 @@ def main() -> None:
     tuned = _load(skills / "evaluation_ppo.json") or {
         k: r for k, r in shipped.items() if "/ppo/" in r.get("checkpoint", "")}
     fresh = _load(scratch / "evaluation_ppo.json")
+    agent = {k: r for k, r in _load(skills / "evaluation_agent.json").items()
+             if r.get("runs") == "agent"}
     runs = _load(skills / "training.json")
     fresh_runs = _load(scratch / "training.json")
     names = list(shipped or tuned or bc)
     print("| skill | budget | BC only | BC + PPO | PPO steps, wall | PPO from scratch "
-          "| scratch steps, wall | shipped | died (shipped) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| scratch steps, wall | shipped | died (shipped) | as the agent runs it |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     rows = []
     for name in names:
         ship = shipped.get(name) or tuned.get(name) or bc.get(name) or {}
@@ -84,9 +93,10 @@ def main() -> None:
         print(f"| {name} | {ship.get('budget', '-')} | {_cell(bc.get(name))} "
               f"| {_cell(bc_ppo)} | {_cost(run)} | {_cell(scratch_cell)} "
               f"| {_cost(scratch_run)} | {_cell(ship)} ({which}) "
-              f"| {deaths_cell(ship) if ship.get('trials') else '-'} |")
+              f"| {deaths_cell(ship) if ship.get('trials') else '-'} "
+              f"| {_cell(agent.get(name))}{_died(agent.get(name))} |")
         rows.append({"skill": name, "bc": bc.get(name), "bc_ppo": bc_ppo,
-                     "scratch": scratch_cell, "shipped": ship, "run": run,
+                     "scratch": scratch_cell, "shipped": ship, "agent": agent.get(name), "run": run,
                      "scratch_run": scratch_run})
     print("cells: success rate / mean steps per attempt (over the trials of evaluation*.json)")
     if not args.no_history:

@@ -21,6 +21,7 @@ from mcagent.skills.library import (DIAMOND_CHAIN, SURVIVAL, GuardedSkill, Remem
                                     remember_view, skill_library)
 from mcagent.skills.policy import SkillPolicy, load_policy, policy_config_for, save_policy
 from mcagent.skills.ppo import PPOArgs, gae, train_ppo
+from mcagent.skills.runner import SearchRunner, load_skill_set
 from mcagent.skills.segments import (label_segments, read_segmentation, scan_segmentations)
 from mcagent.worlds.rules import crafter_rules
 
@@ -96,6 +97,38 @@ def test_finding_starts_out_of_range_and_succeeds_in_range(library):
     _, info = env.reset(seed=1)
     assert not spec.succeeded(info, env.ids)
     assert info["player_pos"] and not info["skill_success"]
+
+
+def test_finding_starts_only_in_worlds_that_hold_the_target(library):
+    """About one Crafter world in ten has no diamond: a search there measures the world.
+    Seed 2's first world is one of them (checked here), so the episode is another's."""
+    from gymnasium.utils import seeding
+
+    from mcagent.worlds.crafter_world import CrafterEnv
+
+    env = SkillEnv(library["find_diamond"])
+    diamond = env.ids["diamond"]
+    rng, _ = seeding.np_random(2)
+    _, first = CrafterEnv(size=64).reset(seed=int(rng.integers(2**31 - 1)))
+    assert not (first["semantic"] == diamond).any()
+    for seed in (2, 6):
+        _, info = env.reset(seed=seed)
+        assert (info["semantic"] == diamond).any()
+        assert not library["find_diamond"].succeeded(info, env.ids)
+
+
+def test_a_finding_skill_evaluated_as_the_agent_runs_it(library):
+    """The shipped find_water under the memory walks (SearchRunner): the frontier chooses
+    the steps of a search for water never seen, and every step is counted by its chooser."""
+    ckpt = str(pathlib.Path(__file__).resolve().parent.parent / "checkpoints" / "skills")
+    r = evaluate_skill("find_water", ckpt, trials=3, graph=None, as_agent=True)
+    assert r["runs"] == "agent" and r["trials"] == 3
+    assert sum(r["actions_by"].values()) == round(r["steps"] * 3)
+    assert r["actions_by"]["explore"] > 0
+    plain = evaluate_skill("place_table", ckpt, trials=1, graph=None, as_agent=True)
+    assert plain["runs"] == "skill" and "actions_by" not in plain
+    with pytest.raises(UserError, match="only a learned finding skill"):
+        SearchRunner(load_skill_set(library, ckpt, skills=["place_table"])["place_table"], {})
 
 
 def test_collect_wood_succeeds_on_its_event_and_shaping_rewards_approach(library):

@@ -130,7 +130,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     bar = _progress(len(skills), "evaluate", args.quiet)
     results = evaluate_skills(skills, args.checkpoints, source=args.source, trials=args.trials,
                               out=args.out, address=args.address, graph=args.graph,
-                              greedy=args.greedy, on_result=lambda r: bar.update(1))
+                              greedy=args.greedy, as_agent=args.as_agent,
+                              on_result=lambda r: bar.update(1))
     bar.close()
     print(table(results))
     out = Path(args.out or args.checkpoints).resolve()
@@ -255,6 +256,10 @@ def add_parser(sub) -> None:
                    help="which checkpoint runs a skill: best (PPO, else BC), bc, ppo")
     p.add_argument("--trials", type=int, default=100, help="episodes per skill (default 100)")
     p.add_argument("--greedy", action="store_true", help="take the most likely action")
+    p.add_argument("--as-agent", action="store_true",
+                   help="run the finding skills as the agent does: the policy under the memory "
+                        "walks (to a target seen, else the frontier; arrows dodged, lava "
+                        "never stepped in); written as evaluation_agent.json, costs_agent.yaml")
     p.add_argument("--out", default=None,
                    help="folder for costs.yaml and evaluation.json (default: the checkpoints')")
     p.add_argument("--address", default=None, help="Ray cluster address ('auto')")

@@ -208,6 +208,10 @@ class SkillEnv(gym.Env):
         if self.spec.target is None:
             return True
         if self.spec.kind == "finding":
+            if not (info["semantic"] == self._target).any():
+                # A world without the target (no diamond in about one world in sixteen)
+                # gives a search that cannot succeed: it measures the world, not the skill.
+                return False
             if self.np_random.random() < self.anywhere:
                 return self._move_anywhere(info)
             if self.spec.start_near:

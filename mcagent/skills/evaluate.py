@@ -20,15 +20,18 @@ from mcagent.skills.env import SkillEnv
 from mcagent.skills.files import portable_path, write_atomic
 from mcagent.skills.library import load_settings, skill_library
 from mcagent.skills.policy import seed_policies
-from mcagent.skills.runner import load_skill_set
+from mcagent.skills.runner import SearchRunner, load_skill_set
 from mcagent.worlds import damage_cause
 
 COSTS_FORMAT = "mcagent-skill-costs/1"
 
 
 def evaluate_skill(skill: str, folder: str, source: str = "best", trials: int = 100,
-                   seed: int = 10_000, graph: str | None = "auto", greedy: bool = False) -> dict:
-    """Run one skill `trials` times from its start; seeds differ from training's."""
+                   seed: int = 10_000, graph: str | None = "auto", greedy: bool = False,
+                   as_agent: bool = False) -> dict:
+    """Run one skill `trials` times from its start; seeds differ from training's.
+    `as_agent`: a learned finding skill runs as the agent runs it, its policy under the
+    memory walks (`SearchRunner`); other skills run as without."""
     import torch
 
     torch.set_num_threads(1)
@@ -43,6 +46,9 @@ def evaluate_skill(skill: str, folder: str, source: str = "best", trials: int = 
         return result
     runner = runners[skill]
     env = SkillEnv(spec, shaping=0.0)
+    if as_agent and spec.kind == "finding" and spec.learned:
+        runner = SearchRunner(runner, env.ids)
+    result["runs"] = "agent" if isinstance(runner, SearchRunner) else "skill"
     steps, success_steps, deaths = [], [], 0
     killed_by: dict[str, int] = {}    # deaths by the cause of the last damage (lava, arrow, ...)
     for trial in range(trials):
@@ -73,6 +79,8 @@ def evaluate_skill(skill: str, folder: str, source: str = "best", trials: int = 
                   steps_success=(sum(success_steps) / len(success_steps)) if success_steps else None,
                   checkpoint=portable_path(runner.checkpoint) if runner.checkpoint else "guarded action",
                   wall_s=round(time.time() - started, 1))
+    if isinstance(runner, SearchRunner):
+        result["actions_by"] = dict(runner.counts)    # which part of the run chose each step
     return result
 
 
@@ -90,42 +98,45 @@ def costs_document(results: Sequence[dict], source: str) -> dict:
 
 def evaluate_skills(skills: Sequence[str], folder: str, *, source: str = "best",
                     trials: int = 100, out: str | None = None, address: str | None = None,
-                    graph: str | None = "auto", greedy: bool = False,
+                    graph: str | None = "auto", greedy: bool = False, as_agent: bool = False,
                     on_result: Callable[[dict], None] | None = None) -> list[dict]:
-    """Evaluate skills in parallel Ray tasks (1 CPU each); write the report and costs as they finish."""
+    """Evaluate skills in parallel Ray tasks (1 CPU each); write the report and costs as they
+    finish (`as_agent`: evaluation_agent.json and costs_agent.yaml, beside the policies')."""
     import ray
 
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False)
     task = ray.remote(num_cpus=1)(evaluate_skill)
     pending = [task.remote(s, str(pathlib.Path(folder).resolve()), source, trials,
-                           graph=graph, greedy=greedy) for s in skills]
+                           graph=graph, greedy=greedy, as_agent=as_agent) for s in skills]
     results = []
     out_dir = pathlib.Path(out or folder)
     # The skills measured before and not now keep their figures (one skill evaluated
     # again does not wipe the others from the planner's costs).
-    kept = earlier_results(out_dir, source, skills)
+    kept = earlier_results(out_dir, source, skills, as_agent)
     while pending:
         done, pending = ray.wait(pending)
         result = ray.get(done[0])
         results.append(result)
         if on_result:
             on_result(result)
-        write_results(kept + results, out_dir, source, trials)
+        write_results(kept + results, out_dir, source, trials, as_agent)
     order = {s: i for i, s in enumerate(skills)}
     return sorted(results, key=lambda r: order[r["skill"]])
 
 
-def _tag(source: str) -> str:
-    """The file names' suffix for a checkpoint source: evaluation.json, evaluation_bc.json."""
-    return "" if source == "best" else f"_{source}"
+def _tag(source: str, as_agent: bool = False) -> str:
+    """The file names' suffix for a checkpoint source: evaluation.json, evaluation_bc.json;
+    evaluation_agent.json for the finding skills run as the agent runs them."""
+    return ("" if source == "best" else f"_{source}") + ("_agent" if as_agent else "")
 
 
-def earlier_results(out_dir: pathlib.Path, source: str, skills: Sequence[str]) -> list[dict]:
+def earlier_results(out_dir: pathlib.Path, source: str, skills: Sequence[str],
+                    as_agent: bool = False) -> list[dict]:
     """The results in `out_dir`'s report for skills other than `skills` (none when there
     is no readable report)."""
     try:
-        earlier = json.loads((out_dir / f"evaluation{_tag(source)}.json").read_text())
+        earlier = json.loads((out_dir / f"evaluation{_tag(source, as_agent)}.json").read_text())
     except (OSError, ValueError):
         return []
     if not isinstance(earlier, list):
@@ -133,10 +144,13 @@ def earlier_results(out_dir: pathlib.Path, source: str, skills: Sequence[str]) -
     return [r for r in earlier if isinstance(r, dict) and "skill" in r and r["skill"] not in skills]
 
 
-def write_results(results: Sequence[dict], out_dir: pathlib.Path, source: str, trials: int) -> None:
+def write_results(results: Sequence[dict], out_dir: pathlib.Path, source: str, trials: int,
+                  as_agent: bool = False) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    tag = _tag(source)
+    tag = _tag(source, as_agent)
     provenance = f"mcagent skills evaluate, {trials} trials per skill, {source} checkpoints"
+    if as_agent:
+        provenance += ", finding skills under the agent's memory walks"
     # The planner's costs are for the graph's skills; the survival layer's (which no plan
     # asks for) stay in the evaluation report only.
     survival = load_settings().get("survival_skills") or {}

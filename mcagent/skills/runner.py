@@ -6,6 +6,10 @@ A checkpoint folder (default `checkpoints/skills/`) holds `bc.safetensors`
 checkpoint when there is one and BC otherwise (`source="best"`), or only one
 of the two. BC counts for a skill only when its segments held frames of it
 (the network has a head for every learned skill, trained or not).
+
+`SearchRunner` runs a finding skill as the agent does: the learned policy
+under the agent's memory walks (what `mcagent skills evaluate --as-agent`
+measures).
 """
 
 from __future__ import annotations
@@ -14,12 +18,14 @@ import pathlib
 from collections.abc import Mapping
 
 from mcagent.errors import UserError
-from mcagent.skills.library import GuardedSkill, SkillLibrary, SkillSpec
+from mcagent.skills.library import (GuardedSkill, RememberedWalk, SkillLibrary, SkillSpec,
+                                    load_settings, remember_view)
 from mcagent.skills.policy import SkillPolicy, load_policy, read_checkpoint_config
 from mcagent.worlds.rules import crafter_rules
 
 SOURCES = ("best", "bc", "ppo")
 DEFAULT_DIR = pathlib.Path("checkpoints") / "skills"
+_MOVES = {name: step for step, name in GuardedSkill.MOVES.items()}
 
 
 class SkillRunner:
@@ -42,6 +48,66 @@ class SkillRunner:
         action = self.policy.act(obs["image"][None], obs["inventory"][None], self.skill_id,
                                  greedy=self.greedy)[0]
         return self.policy.config.action_names[int(action)]
+
+
+class SearchRunner:
+    """A finding skill as the agent's `_run_skill` runs it, for one skill episode: a step
+    out of an arrow's way first (`Survival.dodge`); then the way to a target the episode's
+    frames have shown (`RememberedWalk.act`); for a target never seen, the memory's
+    frontier (`RememberedWalk.explore`, once the policy has run skills.yaml's
+    `explore.after` steps); the learned policy when neither has a step; never a step into
+    lava. What the agent does beside the skill (shelter at night, fights, meals) is left
+    out: `SkillEnv` stands in for it as it does for the policy alone. `reset` before each
+    episode."""
+
+    def __init__(self, runner: SkillRunner, semantic_ids: Mapping[str, int],
+                 settings: Mapping | None = None):
+        from mcagent.agent import Survival     # the agent's layer imports the skills
+
+        if runner.spec.kind != "finding" or runner.policy is None:
+            raise UserError(f"skill {runner.spec.name}: only a learned finding skill "
+                            "runs under the memory walks")
+        self.runner, self.spec, self.checkpoint = runner, runner.spec, runner.checkpoint
+        self.settings = settings = load_settings() if settings is None else settings
+        self.ids = dict(semantic_ids)
+        self.walk = RememberedWalk(self.spec, self.ids, settings=settings)
+        explore = settings["explore"]
+        self.explore_after: int | None = explore["after"]
+        self.prefer: str | None = (explore.get("prefer") or {}).get(self.spec.name)
+        self.view = tuple(settings["view"])
+        self.survival = Survival()
+        self.walkable = {self.ids[m] for m in crafter_rules().walkable if m in self.ids}
+        self.counts = {"dodge": 0, "walk": 0, "explore": 0, "policy": 0}
+        self.reset()
+
+    def reset(self) -> None:
+        self.seen, self.before, self.ran = None, None, 0
+
+    def act(self, obs: Mapping, info: Mapping) -> str:
+        self.seen = remember_view(self.seen, info, self.view)
+        action, by = self.survival.dodge(info, self.ids, self.walkable, self.before,
+                                         self.view), "dodge"
+        remembered = {**info, "seen": self.seen}
+        if action is None:
+            action, by = self.walk.act(remembered), "walk"
+        if action is None and self.explore_after is not None and self.ran >= self.explore_after:
+            action, by = self.walk.explore(remembered, prefer=self.prefer), "explore"
+        if action is None:
+            action, by = self.runner.act(obs, info), "policy"
+        if self._into_lava(info, action):
+            action = "noop"
+        self.counts[by] += 1
+        self.before, self.ran = info, self.ran + 1
+        return action
+
+    def _into_lava(self, info: Mapping, action: str) -> bool:
+        move = _MOVES.get(action)
+        lava = self.ids.get("lava")
+        if move is None or lava is None:
+            return False
+        grid, (x, y) = info["semantic"], (int(v) for v in info["player_pos"])
+        cx, cy = x + move[0], y + move[1]
+        return 0 <= cx < grid.shape[0] and 0 <= cy < grid.shape[1] and grid[cx, cy] == lava
 
 
 def checkpoint_for(skill: str, folder: str | pathlib.Path, source: str = "best") -> pathlib.Path | None:
