@@ -558,6 +558,27 @@ def test_exploring_weighs_the_unseen_cells_a_frontier_shows(library, gain):
     assert walk.explore(info) == ("move_right" if gain else "move_left")
 
 
+@pytest.mark.parametrize("daylight", [1.0, 0.2])
+def test_a_walk_in_the_dark_keeps_off_the_grass(library, daylight):
+    # Water 10 rows below the player across a remembered meadow, and a strip of sand
+    # one column right of it: straight down is 7 steps on grass, the sand 8 steps; in
+    # the dark (skills.yaml's dark_grass) each grass cell costs 4 steps more.
+    from mcagent.worlds.crafter_world import CrafterEnv
+
+    env = CrafterEnv(size=64, max_steps=10**6)
+    ids = {n: i for i, n in enumerate(env.semantic_names) if n}
+    seen = np.full((64, 64), -1, dtype=np.int16)
+    x, y = 32, 32
+    seen[20:45, 20:45] = ids["grass"]
+    seen[x + 1, y:y + 11] = ids["sand"]
+    seen[x, y + 10] = ids["water"]
+    _, info = env.reset(seed=0)
+    info = {**info, "seen": seen, "player_pos": (x, y), "facing": (0, 1), "daylight": daylight}
+    walk = RememberedWalk(library["find_water"], ids)
+    assert walk.dark_below == 0.5 and walk.dark_cost == 4
+    assert walk.act(info) == ("move_down" if daylight > 0.5 else "move_right")
+
+
 def test_guard_refuses_without_the_ingredients(library):
     spec = library["make_wood_pickaxe"]
     env = SkillEnv(spec)

@@ -520,6 +520,11 @@ class RememberedWalk:
             gain = settings["explore"].get("gain") or 0.0
             gain = gain.get(spec.name, 0.0) if isinstance(gain, Mapping) else gain
         self.gain = float(gain)
+        # In the dark a walk keeps off the grass where it can (skills.yaml's `dark_grass`).
+        dark = settings.get("dark_grass") or {}
+        self.dark_below = float(dark.get("below", 0.0))
+        self.dark_cost = int(dark.get("cost", 0))
+        self.grass = semantic_ids.get("grass")
 
     def act(self, info: Mapping) -> str | None:
         """The first step towards a remembered target; None when none can be reached."""
@@ -601,6 +606,9 @@ class RememberedWalk:
         mine = {self.ids[m] for m in self.rules.minable(info["inventory"], self.rules.walkable)
                 if m in self.ids} if self.digs else set()
         facing = tuple(int(v) for v in info["facing"])
+        # A grass cell crossed in the dark costs `dark_cost` steps more: zombies crowd it.
+        dark = (self.dark_cost if self.grass is not None
+                and float(info.get("daylight", 1.0)) < self.dark_below else 0)
         best, first = {start: 0}, {start: None}
         queue = [(0, start)]
         while queue:
@@ -617,7 +625,7 @@ class RememberedWalk:
                     continue
                 value = int(window[nxt])
                 if value in self.walkable or value in self.creatures or (unseen and value < 0):
-                    step, action = 1, move
+                    step, action = (1 + dark if value == self.grass else 1), move
                     if cell == start and value in self.creatures:
                         # Wait for it to move on; but a skeleton keeps its place in the
                         # tunnel, shooting: a walk that may `do` hits it (turned first).
