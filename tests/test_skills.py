@@ -537,23 +537,32 @@ def test_exploring_prefers_unseen_cells_by_remembered_stone(library, prefer):
     assert action in ("move_right", "move_up", "move_down")
 
 
+def _remembered_map(with_pickaxes: bool = False):
+    """Semantic ids, an empty memory (-1 everywhere) for the test to draw, and an `info`
+    that reads it, the player at (32, 32) facing down."""
+    from mcagent.worlds.crafter_world import CrafterEnv
+
+    env = CrafterEnv(size=64, max_steps=10**6)
+    ids = {n: i for i, n in enumerate(env.semantic_names) if n}
+    seen = np.full((64, 64), -1, dtype=np.int16)
+    _, info = env.reset(seed=0)
+    inventory = {**info["inventory"], **({"wood_pickaxe": 1, "stone_pickaxe": 1}
+                                         if with_pickaxes else {})}
+    info = {**info, "seen": seen, "player_pos": (32, 32), "facing": (0, 1),
+            "inventory": inventory}
+    return ids, seen, info
+
+
 @pytest.mark.parametrize("gain", [0.0, 0.25])
 def test_exploring_weighs_the_unseen_cells_a_frontier_shows(library, gain):
     # A remembered meadow with one unseen cell two steps left of the player (a hole in
     # the memory: standing by it shows that cell alone) and the unknown beginning five
     # steps right (a whole view of it): the nearest unseen cell wins without the gain,
     # the open view with it.
-    from mcagent.worlds.crafter_world import CrafterEnv
-
-    env = CrafterEnv(size=64, max_steps=10**6)
-    ids = {n: i for i, n in enumerate(env.semantic_names) if n}
-    seen = np.full((64, 64), -1, dtype=np.int16)
-    x, y = 32, 32
+    ids, seen, info = _remembered_map(with_pickaxes=True)
+    x, y = info["player_pos"]
     seen[10:x + 5, 10:54] = ids["grass"]
     seen[x - 2, y] = -1
-    _, info = env.reset(seed=0)
-    info = {**info, "seen": seen, "player_pos": (x, y), "facing": (0, 1),
-            "inventory": {**info["inventory"], "wood_pickaxe": 1, "stone_pickaxe": 1}}
     walk = RememberedWalk(library["find_iron"], ids, gain=gain)
     assert walk.explore(info) == ("move_right" if gain else "move_left")
 
@@ -563,17 +572,12 @@ def test_a_walk_in_the_dark_keeps_off_the_grass(library, daylight):
     # Water 10 rows below the player across a remembered meadow, and a strip of sand
     # one column right of it: straight down is 7 steps on grass, the sand 8 steps; in
     # the dark (skills.yaml's dark_grass) each grass cell costs 4 steps more.
-    from mcagent.worlds.crafter_world import CrafterEnv
-
-    env = CrafterEnv(size=64, max_steps=10**6)
-    ids = {n: i for i, n in enumerate(env.semantic_names) if n}
-    seen = np.full((64, 64), -1, dtype=np.int16)
-    x, y = 32, 32
+    ids, seen, info = _remembered_map()
+    x, y = info["player_pos"]
     seen[20:45, 20:45] = ids["grass"]
     seen[x + 1, y:y + 11] = ids["sand"]
     seen[x, y + 10] = ids["water"]
-    _, info = env.reset(seed=0)
-    info = {**info, "seen": seen, "player_pos": (x, y), "facing": (0, 1), "daylight": daylight}
+    info["daylight"] = daylight
     walk = RememberedWalk(library["find_water"], ids)
     assert walk.dark_below == 0.5 and walk.dark_cost == 4
     assert walk.act(info) == ("move_down" if daylight > 0.5 else "move_right")
