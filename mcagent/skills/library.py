@@ -524,7 +524,7 @@ class RememberedWalk:
         dark = settings.get("dark_grass") or {}
         self.dark_below = float(dark.get("below", 0.0))
         self.dark_cost = int(dark.get("cost", 0))
-        self.grass = semantic_ids.get("grass")
+        self.grass = semantic_ids.get(dark.get("material", "grass"))
 
     def act(self, info: Mapping) -> str | None:
         """The first step towards a remembered target; None when none can be reached."""
@@ -606,7 +606,8 @@ class RememberedWalk:
         mine = {self.ids[m] for m in self.rules.minable(info["inventory"], self.rules.walkable)
                 if m in self.ids} if self.digs else set()
         facing = tuple(int(v) for v in info["facing"])
-        # A grass cell crossed in the dark costs `dark_cost` steps more: zombies crowd it.
+        # A grass cell crossed in the dark costs `dark_cost` steps more: zombies crowd it
+        # (`self.grass`: the material they spawn on, skills.yaml's dark_grass.material).
         dark = (self.dark_cost if self.grass is not None
                 and float(info.get("daylight", 1.0)) < self.dark_below else 0)
         best, first = {start: 0}, {start: None}
