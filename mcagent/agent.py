@@ -78,7 +78,8 @@ from mcagent.graph.schema import NEARBY_SUFFIX
 from mcagent.planner import Planner, PlanNotFoundError, UnreachableError
 from mcagent.planner.semantics import is_nearby, nearby_after
 from mcagent.skills.library import (MOBILE, GuardedSkill, RememberedWalk, SkillLibrary,
-                                    load_settings, remember_view, target_distance)
+                                    load_settings, remember_view, stepped_onto,
+                                    target_distance)
 from mcagent.worlds.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -1251,14 +1252,8 @@ class Agent:
 
     def _into_lava(self, name: str) -> bool:
         """Whether the action `name` walks the player into lava."""
-        if name not in _MOVES or "lava" not in self.semantic_ids:
-            return False
-        return _at(self.info["semantic"], self._stepped(name)) == self.semantic_ids["lava"]
-
-    def _stepped(self, move: str) -> tuple[int, int]:
-        """The cell the move named `move` leads to from the player's."""
-        (dx, dy), (x, y) = _MOVES[move], self.info["player_pos"]
-        return int(x) + dx, int(y) + dy
+        lava = self.semantic_ids.get("lava")
+        return lava is not None and stepped_onto(self.info, name) == lava
 
     def _stuck(self, still: int, spec, name: str) -> str | None:
         """Another move for a learned policy whose last `stuck_after` steps changed nothing,

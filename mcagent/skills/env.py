@@ -209,7 +209,7 @@ class SkillEnv(gym.Env):
             return True
         if self.spec.kind == "finding":
             if not (info["semantic"] == self._target).any():
-                # A world without the target (no diamond in about one world in sixteen)
+                # A world without the target (no diamond in about one world in ten)
                 # gives a search that cannot succeed: it measures the world, not the skill.
                 return False
             if self.np_random.random() < self.anywhere:

@@ -658,6 +658,17 @@ def box_count(mask: np.ndarray, radius: int | tuple[int, int]) -> np.ndarray:
             - integral[kx:kx + w, 0:h] + integral[0:w, 0:h])
 
 
+def stepped_onto(info: Mapping, action: str) -> int | None:
+    """What `info`'s map shows on the cell that the move named `action` leads to from the
+    player's; None for an action that is no move, or a cell off the map."""
+    step = next((d for d, name in GuardedSkill.MOVES.items() if name == action), None)
+    if step is None:
+        return None
+    grid = info["semantic"]
+    x, y = (int(v) + d for v, d in zip(info["player_pos"], step))
+    return int(grid[x, y]) if 0 <= x < grid.shape[0] and 0 <= y < grid.shape[1] else None
+
+
 def within(mask: np.ndarray, distance: int) -> np.ndarray:
     """Cells within `distance` (Chebyshev) of a True cell of `mask`."""
     return box_count(mask, distance) > 0

@@ -19,13 +19,12 @@ from collections.abc import Mapping
 
 from mcagent.errors import UserError
 from mcagent.skills.library import (GuardedSkill, RememberedWalk, SkillLibrary, SkillSpec,
-                                    load_settings, remember_view)
+                                    load_settings, remember_view, stepped_onto)
 from mcagent.skills.policy import SkillPolicy, load_policy, read_checkpoint_config
 from mcagent.worlds.rules import crafter_rules
 
 SOURCES = ("best", "bc", "ppo")
 DEFAULT_DIR = pathlib.Path("checkpoints") / "skills"
-_MOVES = {name: step for step, name in GuardedSkill.MOVES.items()}
 
 
 class SkillRunner:
@@ -67,16 +66,15 @@ class SearchRunner:
         if runner.spec.kind != "finding" or runner.policy is None:
             raise UserError(f"skill {runner.spec.name}: only a learned finding skill "
                             "runs under the memory walks")
-        self.runner, self.spec, self.checkpoint = runner, runner.spec, runner.checkpoint
-        self.settings = settings = load_settings() if settings is None else settings
+        self.runner, self.checkpoint = runner, runner.checkpoint
+        settings = load_settings() if settings is None else settings
         self.ids = dict(semantic_ids)
-        self.walk = RememberedWalk(self.spec, self.ids, settings=settings)
+        self.walk = RememberedWalk(runner.spec, self.ids, settings=settings)
         explore = settings["explore"]
         self.explore_after: int | None = explore["after"]
-        self.prefer: str | None = (explore.get("prefer") or {}).get(self.spec.name)
+        self.prefer: str | None = (explore.get("prefer") or {}).get(runner.spec.name)
         self.view = tuple(settings["view"])
         self.survival = Survival()
-        self.walkable = {self.ids[m] for m in crafter_rules().walkable if m in self.ids}
         self.counts = {"dodge": 0, "walk": 0, "explore": 0, "policy": 0}
         self.reset()
 
@@ -85,7 +83,7 @@ class SearchRunner:
 
     def act(self, obs: Mapping, info: Mapping) -> str:
         self.seen = remember_view(self.seen, info, self.view)
-        action, by = self.survival.dodge(info, self.ids, self.walkable, self.before,
+        action, by = self.survival.dodge(info, self.ids, self.walk.walkable, self.before,
                                          self.view), "dodge"
         remembered = {**info, "seen": self.seen}
         if action is None:
@@ -94,20 +92,11 @@ class SearchRunner:
             action, by = self.walk.explore(remembered, prefer=self.prefer), "explore"
         if action is None:
             action, by = self.runner.act(obs, info), "policy"
-        if self._into_lava(info, action):
+        if "lava" in self.ids and stepped_onto(info, action) == self.ids["lava"]:
             action = "noop"
         self.counts[by] += 1
         self.before, self.ran = info, self.ran + 1
         return action
-
-    def _into_lava(self, info: Mapping, action: str) -> bool:
-        move = _MOVES.get(action)
-        lava = self.ids.get("lava")
-        if move is None or lava is None:
-            return False
-        grid, (x, y) = info["semantic"], (int(v) for v in info["player_pos"])
-        cx, cy = x + move[0], y + move[1]
-        return 0 <= cx < grid.shape[0] and 0 <= cy < grid.shape[1] and grid[cx, cy] == lava
 
 
 def checkpoint_for(skill: str, folder: str | pathlib.Path, source: str = "best") -> pathlib.Path | None:
