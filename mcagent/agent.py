@@ -710,6 +710,8 @@ class Agent:
                     break
             ran = True
             outcome = self._run_skill(restore, reason=f"survival:{vital}", interruptible=False)
+            if outcome == "interrupted" and restore in self.walk_next:
+                continue     # the cow walked off: find it again, walk to it first
             if outcome != "succeeded" or self.info["inventory"][serve] >= self.survival.resume[serve]:
                 break
         return ran
@@ -942,12 +944,19 @@ class Agent:
         return set(self.out_of_reach)
 
     def _reachable(self, walk: RememberedWalk, walls: set[tuple[int, int]], target: int,
-                   origin: tuple[int, int]) -> bool:
+                   origin: tuple[int, int], mobile: bool = False) -> bool:
         """Whether the memory walk knows a way beside a `target` cell within `nearby` cells
-        of `origin` (the others are hidden from the search)."""
+        of `origin` (the others are hidden from the search). A `mobile` target (a cow)
+        may have stepped out of that box since: one within `nearby` + 2 cells of the
+        player counts too, and with none left in the memory there is nothing to judge:
+        a cow that walks off is lost, not out of reach."""
         seen = self._walled_off(walls, self.seen).copy()
         near = np.zeros(seen.shape, dtype=bool)
         near[self._around(origin)] = True
+        if mobile:
+            near[self._around(tuple(int(v) for v in self.info["player_pos"]), 2)] = True
+            if not ((seen == target) & near).any():
+                return True
         seen[(seen == target) & ~near] = self.semantic_ids["table"]
         return walk.approach({**self.info, "seen": seen}) is not None
 
@@ -961,10 +970,11 @@ class Agent:
         for dx, dy in np.argwhere(self.info["semantic"][box] == target):
             self.out_of_reach[(box[0].start + int(dx), box[1].start + int(dy))] = until
 
-    def _around(self, origin: tuple[int, int]) -> tuple[slice, slice]:
-        """The cells within the skills' `nearby` cells of `origin`, as a map's slices."""
+    def _around(self, origin: tuple[int, int], more: int = 0) -> tuple[slice, slice]:
+        """The cells within the skills' `nearby` (+ `more`) cells of `origin`, as a map's
+        slices."""
         x, y = origin
-        r = int(self.settings["nearby"])
+        r = int(self.settings["nearby"]) + more
         return slice(max(0, x - r), x + r + 1), slice(max(0, y - r), y + r + 1)
 
     def _sensed(self, skill: str | None, walls: set[tuple[int, int]] | None = None) -> Mapping:
@@ -1193,7 +1203,8 @@ class Agent:
             if target is not None:
                 away = target_distance(sensed, target) > spec.nearby
                 if near and away:
-                    if walk is not None and not self._reachable(walk, walls, target, origin):
+                    if walk is not None and not self._reachable(
+                            walk, walls, target, origin, mobile=spec.target in MOBILE):
                         # In view, so the finding skill's test holds, but no way to it
                         # (across water): hidden for a while, the search looks for another
                         # instead of walking back to it, round and round.
