@@ -78,7 +78,7 @@ from mcagent.graph.schema import NEARBY_SUFFIX
 from mcagent.planner import Planner, PlanNotFoundError, UnreachableError
 from mcagent.planner.semantics import is_nearby, nearby_after
 from mcagent.skills.library import (MOBILE, GuardedSkill, RememberedWalk, SkillLibrary,
-                                    load_settings, remember_view, stepped_onto,
+                                    load_settings, memory_step, remember_view, stepped_onto,
                                     target_distance)
 from mcagent.worlds.tasks import Task
 
@@ -1153,10 +1153,8 @@ class Agent:
                             self._step("noop")
                             return self._failed(skill, start, "no way to its target")
                 else:
-                    action = walk.act(remembered)
-                    if (action is None and self.explore_after is not None
-                            and ran >= self.explore_after):
-                        action = walk.explore(remembered, prefer=self.explore_prefer.get(skill))
+                    action, _ = memory_step(walk, remembered, ran, self.explore_after,
+                                            self.explore_prefer.get(skill))
                     if action is None and not walk.digs:
                         action = self._dig_out(skill, remembered)
             from_policy = action is None

@@ -658,6 +658,23 @@ def box_count(mask: np.ndarray, radius: int | tuple[int, int]) -> np.ndarray:
             - integral[kx:kx + w, 0:h] + integral[0:w, 0:h])
 
 
+def memory_step(walk: RememberedWalk, remembered: Mapping, ran: int,
+                explore_after: int | None, prefer: str | None) -> tuple[str | None, str]:
+    """A finding skill's step from the memory, as the agent and `skills evaluate
+    --as-agent` take it: the walk to a target remembered (`walk.act`), else, once the skill
+    has run `explore_after` steps (None: never), the walk to the frontier (`walk.explore`).
+    Returns (the action, "walk" or "explore"), or (None, "policy") when neither has one:
+    the learned policy's step then."""
+    action = walk.act(remembered)
+    if action is not None:
+        return action, "walk"
+    if explore_after is not None and ran >= explore_after:
+        action = walk.explore(remembered, prefer=prefer)
+        if action is not None:
+            return action, "explore"
+    return None, "policy"
+
+
 def stepped_onto(info: Mapping, action: str) -> int | None:
     """What `info`'s map shows on the cell that the move named `action` leads to from the
     player's; None for an action that is no move, or a cell off the map."""

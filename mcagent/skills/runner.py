@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 from mcagent.errors import UserError
 from mcagent.skills.library import (GuardedSkill, RememberedWalk, SkillLibrary, SkillSpec,
-                                    load_settings, remember_view, stepped_onto)
+                                    load_settings, memory_step, remember_view, stepped_onto)
 from mcagent.skills.policy import SkillPolicy, load_policy, read_checkpoint_config
 from mcagent.worlds.rules import crafter_rules
 
@@ -85,13 +85,11 @@ class SearchRunner:
         self.seen = remember_view(self.seen, info, self.view)
         action, by = self.survival.dodge(info, self.ids, self.walk.walkable, self.before,
                                          self.view), "dodge"
-        remembered = {**info, "seen": self.seen}
         if action is None:
-            action, by = self.walk.act(remembered), "walk"
-        if action is None and self.explore_after is not None and self.ran >= self.explore_after:
-            action, by = self.walk.explore(remembered, prefer=self.prefer), "explore"
+            action, by = memory_step(self.walk, {**info, "seen": self.seen}, self.ran,
+                                     self.explore_after, self.prefer)
         if action is None:
-            action, by = self.runner.act(obs, info), "policy"
+            action = self.runner.act(obs, info)
         if "lava" in self.ids and stepped_onto(info, action) == self.ids["lava"]:
             action = "noop"
         self.counts[by] += 1
