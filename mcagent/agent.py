@@ -711,7 +711,7 @@ class Agent:
             ran = True
             outcome = self._run_skill(restore, reason=f"survival:{vital}", interruptible=False)
             if outcome == "interrupted" and restore in self.walk_next:
-                continue     # the cow walked off: find it again, walk to it first
+                continue     # its target walked off (a cow): find it again, walk there first
             if outcome != "succeeded" or self.info["inventory"][serve] >= self.survival.resume[serve]:
                 break
         return ran
