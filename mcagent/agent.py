@@ -1335,10 +1335,13 @@ class Agent:
                       steps=int(self.info["step"]) - start, inventory=_held(self.info["inventory"]))
         if skill in self.planner.graph.skills:
             # The stations it needed are not believed from the memory for a while: the plan
-            # places new ones instead of sending the guard back to the same place.
+            # places new ones instead of sending the guard back to the same place. But one
+            # beside the player (Crafter crafts with what is within a cell) is there to use:
+            # a furnace just placed away from the table needs a table beside it, not both anew.
             needed = self.planner.graph[skill].inputs
             for material, item in self.stations.items():
-                if item in needed:
+                if item in needed and (self.seen is None or self._remembered_distance(
+                        self.semantic_ids[material], 1) is None):
                     self.distrust[material] = int(self.info["step"]) + STATION_DISTRUST_FOR
         self._update_nearby(skill, succeeded=False)
         self._check_ended()
