@@ -442,9 +442,10 @@ def test_a_shelter_stopped_by_a_zombie_is_not_slept_in(graph, library):
     # A shelter skill that never builds: on the grass at night a zombie comes and stops it.
     # The agent fights, then tries the shelter again; it never lies down outside one
     # (a zombie does 7 damage to a sleeper).
+    # (The stone it could dig itself into is left alone: `dig_in` off.)
     env = worlds.make("crafter", task="crafter_score", max_steps=260)
     policies = {**OracleSkills(library, env).runners(), "build_shelter": lambda obs: "noop"}
-    agent = Agent(Planner(graph), library, policies)
+    agent = Agent(Planner(graph), library, policies, survival=Survival(dig_in=None))
     log = EpisodeLog()
     agent.run(env, env.task, seed=0, log_to=log)
     stopped = [e for e in log.of("interrupted") if e.get("skill") == "build_shelter"]
@@ -962,8 +963,10 @@ def test_stone_for_the_shelter_is_gathered_before_the_night(graph, library):
     # `prepare` the agent mines the stone its shelter starts with, then walls itself in.
     task = Task(name="saplings", world="crafter", target_kind="item", target="sapling",
                 count=99, initial_inventory={"wood_pickaxe": 1}, max_steps=200)
+    # (The shelter is built, not dug into the stone gathered: `dig_in` off.)
     env = worlds.make("crafter", task=task)
-    agent = Agent(Planner(graph), library, OracleSkills(library, env).runners())
+    agent = Agent(Planner(graph), library, OracleSkills(library, env).runners(),
+                  survival=Survival(dig_in=None))
     log = EpisodeLog()
     agent.run(env, task, seed=SEED, log_to=log)
     gathered = [e for e in log.of("skill_started") if e["reason"] == "survival:shelter"]
@@ -973,11 +976,58 @@ def test_stone_for_the_shelter_is_gathered_before_the_night(graph, library):
     assert built["step"] > gathered[-1]["step"] and built["inventory"].get("stone", 0) >= 3
     # Without `prepare`, what is held at dusk is all there is: no shelter.
     agent = Agent(Planner(graph), library, OracleSkills(library, env).runners(),
-                  survival=Survival(prepare=None))
+                  survival=Survival(prepare=None, dig_in=None))
     log = EpisodeLog()
     agent.run(env, task, seed=SEED, log_to=log)
     assert not [e for e in log.of("skill_started")
                 if e["reason"] == "survival:shelter" or e["skill"] == "build_shelter"]
+
+
+def _at_night(edit):
+    """An edit that also sets Crafter's clock to step 180 of its 300-step day: dark."""
+    def night(env, x, y):
+        edit(env, x, y)
+        env._env._step = 180
+    return night
+
+
+def _stone_block(env, x, y, cols, rows):
+    for dx in cols:
+        for dy in rows:
+            env.world[(x + dx, y + dy)] = "stone"
+
+
+def test_the_agent_digs_into_the_stone_for_the_night(graph, library):
+    # Night on open grass, a wall of stone 2 cells to the right: instead of building a
+    # shelter the agent mines the two cells into the stone, steps in and back, and puts a
+    # stone where it stood: a two-cell pocket with stone all round (zombies spawn on grass).
+    start = []
+
+    def grass_by_stone(env, x, y):
+        _open_grass(env, x, y)
+        _stone_block(env, x, y, range(2, 8), range(-3, 4))
+        start.append((x, y))
+
+    task = Task(name="night_by_the_stone", world="crafter", target_kind="item",
+                target="diamond", count=1, max_steps=40,
+                initial_inventory={"wood_pickaxe": 1, "stone": 3, "food": 9, "drink": 9,
+                                   "energy": 3})      # it sleeps, and digs no further
+    env = _EditedWorld(worlds.make("crafter", task=task), _at_night(grass_by_stone))
+    seen = []
+    agent = Agent(Planner(graph), library, OracleSkills(library, env).runners(),
+                  on_step=lambda frame, action, info, skill, plan: seen.append(
+                      (tuple(info["player_pos"]), agent._enclosed())))
+    log = EpisodeLog()
+    agent.run(env, task, seed=SEED, log_to=log)
+    (x, y), = start
+    dug = log.of("dig_in")
+    assert dug and dug[0]["cells"] == [[x + 1, y], [x + 2, y], [x + 3, y]], dug
+    assert not [e for e in log.of("skill_started") if e["skill"] == "build_shelter"]
+    inside = [i for i, (_, enclosed) in enumerate(seen) if enclosed]
+    assert inside and inside[0] <= 8             # 1 step to O, 2 mined, 3 moves, the stone
+    assert all(seen[i][1] for i in range(inside[0], len(seen)))   # walled in from then on
+    assert {pos for pos, _ in seen[inside[0]:]} <= {(x + 2, y), (x + 3, y)}
+    assert env.world[(x + 1, y)][0] == "stone"
 
 
 def _plant_task(max_steps: int) -> Task:
