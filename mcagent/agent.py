@@ -184,7 +184,8 @@ class Survival:
     # into the stone (`Agent._dig_in`: seven steps and one stone) instead of building a
     # shelter on the grass (None: it builds). Learned collect_diamond, 200 episodes from
     # seeds 1e9 / 2e9 / 3e9: 74 / 74 / 76 successes without, 79 / 77 / 86 with (within 3
-    # steps 77 / 76 / 81, 10 steps 79 / 78 / 86; README, "Nights in the stone").
+    # steps 77 / 76 / 81, 10 steps 79 / 78 / 86; README, "Nights in the stone"). Not
+    # beside the `sip_from` water: a shelter there is drunk from all night (81 / 76 / 82).
     dig_in: int | None = 6
     finish_within: int = 40
     dusk: float = 0.6
@@ -853,6 +854,10 @@ class Agent:
                 or not self.info["inventory"].get("stone"):
             return False
         pos = tuple(int(v) for v in self.info["player_pos"])
+        source = self.semantic_ids.get(self.survival.sip_from) if self.survival.sip_from else None
+        if source is not None and self.dig_in_site is None \
+                and any(shown == source for _, _, shown in self._beside(pos)):
+            return False      # a shelter here has the water for a wall, drunk from all night
         site, action = self.dig_in_site, None
         if site is not None and pos in site[:3]:
             action = self._dig_in_step(site)

@@ -1030,6 +1030,26 @@ def test_the_agent_digs_into_the_stone_for_the_night(graph, library):
     assert env.world[(x + 1, y)][0] == "stone"
 
 
+def test_no_dig_in_where_the_water_is_beside_the_player(graph, library):
+    # The same night and stone, but water beside the player: a shelter here has the water
+    # for a wall and is drunk from all night (`sip_from`), so the shelter skill builds it.
+    def water_by_stone(env, x, y):
+        _open_grass(env, x, y)
+        _stone_block(env, x, y, range(2, 8), range(-3, 4))
+        env.world[(x - 1, y)] = "water"
+
+    task = Task(name="night_by_the_water", world="crafter", target_kind="item",
+                target="diamond", count=1, max_steps=40,
+                initial_inventory={"wood_pickaxe": 1, "stone": 3, "food": 9, "drink": 9,
+                                   "energy": 3})
+    env = _EditedWorld(worlds.make("crafter", task=task), _at_night(water_by_stone))
+    log = EpisodeLog()
+    Agent(Planner(graph), library, OracleSkills(library, env).runners()).run(
+        env, task, seed=SEED, log_to=log)
+    assert not log.of("dig_in")
+    assert [e for e in log.of("skill_started") if e["skill"] == "build_shelter"]
+
+
 def _plant_task(max_steps: int) -> Task:
     return Task(name="eat_plant_walled", world="crafter", target_kind="achievement",
                 target="eat_plant", count=1, max_steps=max_steps,
