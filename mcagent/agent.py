@@ -847,9 +847,9 @@ class Agent:
         """Shelter in the mountain instead of building one: from open ground O, mine the
         stone X beyond it and the stone Y beyond that, step into Y, back into X (the
         move faces O) and put a stone on O. X and Y must have no other side that is open
-        ground, unseen or a creature (in the memory); such a site within `dig_in` steps of
-        the player over open ground, the nearest. True when a step was taken; False when
-        there is no site (the shelter skill builds one)."""
+        ground, unseen, lava or a creature (in the memory); such a site within `dig_in`
+        steps of the player over open ground, the nearest. True when a step was taken;
+        False when there is no site (the shelter skill builds one)."""
         if self.survival.dig_in is None or self.seen is None \
                 or not self.info["inventory"].get("stone"):
             return False
@@ -889,8 +889,9 @@ class Agent:
         """((O, X, Y, (dx, dy)), the first step of the walk to O or None at O) for the
         site nearest the player by a walk over open ground; None when none is in reach."""
         mine, grid = self._dig_in_mine(), self.seen
-        creatures = [self.semantic_ids[m] for m in MOBILE if m in self.semantic_ids]
-        open_cells = np.isin(grid, list(self.walkable_ids) + creatures) | (grid < 0)
+        # What a creature comes from, and lava (the morning's way out must not step in).
+        others = [self.semantic_ids[m] for m in (*MOBILE, "lava") if m in self.semantic_ids]
+        open_cells = np.isin(grid, list(self.walkable_ids) + others) | (grid < 0)
         start = tuple(int(v) for v in self.info["player_pos"])
 
         def inside(c):
@@ -968,6 +969,8 @@ class Agent:
                      "move_down", "do"):
             if not self._enclosed():
                 return
+            if self._into_lava(move):
+                continue          # (a wall of lava: a pocket dug into the stone may have one)
             self._step(move)
             if self.done:
                 raise _EpisodeEnded

@@ -1011,7 +1011,7 @@ def test_the_agent_digs_into_the_stone_for_the_night(graph, library):
     task = Task(name="night_by_the_stone", world="crafter", target_kind="item",
                 target="diamond", count=1, max_steps=40,
                 initial_inventory={"wood_pickaxe": 1, "stone": 3, "food": 9, "drink": 9,
-                                   "energy": 3})      # it sleeps, and digs no further
+                                   "energy": 3})      # it sleeps in there
     env = _EditedWorld(worlds.make("crafter", task=task), _at_night(grass_by_stone))
     seen = []
     agent = Agent(Planner(graph), library, OracleSkills(library, env).runners(),
@@ -1028,6 +1028,30 @@ def test_the_agent_digs_into_the_stone_for_the_night(graph, library):
     assert all(seen[i][1] for i in range(inside[0], len(seen)))   # walled in from then on
     assert {pos for pos, _ in seen[inside[0]:]} <= {(x + 2, y), (x + 3, y)}
     assert env.world[(x + 1, y)][0] == "stone"
+
+
+def test_no_dig_in_beside_lava(graph, library):
+    # Lava beside the nearest site's first cell: the morning's way out could step into it,
+    # so the agent digs in a row further down.
+    start = []
+
+    def lava_in_the_stone(env, x, y):
+        _open_grass(env, x, y)
+        _stone_block(env, x, y, range(2, 8), range(-3, 4))
+        env.world[(x + 2, y - 1)] = "lava"
+        start.append((x, y))
+
+    task = Task(name="night_by_the_lava", world="crafter", target_kind="item",
+                target="diamond", count=1, max_steps=20,
+                initial_inventory={"wood_pickaxe": 1, "stone": 3, "food": 9, "drink": 9,
+                                   "energy": 3})
+    env = _EditedWorld(worlds.make("crafter", task=task), _at_night(lava_in_the_stone))
+    log = EpisodeLog()
+    Agent(Planner(graph), library, OracleSkills(library, env).runners()).run(
+        env, task, seed=SEED, log_to=log)
+    (x, y), = start
+    dug = log.of("dig_in")
+    assert dug and dug[0]["cells"] == [[x + 1, y + 1], [x + 2, y + 1], [x + 3, y + 1]], dug
 
 
 def test_no_dig_in_where_the_water_is_beside_the_player(graph, library):
