@@ -997,59 +997,56 @@ def _stone_block(env, x, y, cols, rows):
             env.world[(x + dx, y + dy)] = "stone"
 
 
+def _night_by_the_stone(graph, library, edits=(), max_steps=40, on_step=None):
+    """An oracle agent's night on open grass with a block of stone 2 cells to the right
+    of the player (and the cells of `edits`, (dx, dy, material), changed after), holding a
+    wood pickaxe, 3 stone, full food and drink and energy 3 (it sleeps once walled in).
+    Returns the log, the player's first cell, the world and the agent."""
+    start = []
+
+    def edit(env, x, y):
+        _open_grass(env, x, y)
+        _stone_block(env, x, y, range(2, 8), range(-3, 4))
+        for dx, dy, material in edits:
+            env.world[(x + dx, y + dy)] = material
+        start.append((x, y))
+
+    task = Task(name="night_by_the_stone", world="crafter", target_kind="item",
+                target="diamond", count=1, max_steps=max_steps,
+                initial_inventory={"wood_pickaxe": 1, "stone": 3, "food": 9, "drink": 9,
+                                   "energy": 3})
+    env = _EditedWorld(worlds.make("crafter", task=task), _at_night(edit))
+    agent = Agent(Planner(graph), library, OracleSkills(library, env).runners(),
+                  on_step=on_step)
+    log = EpisodeLog()
+    agent.run(env, task, seed=SEED, log_to=log)
+    return log, start[0], env, agent
+
+
 def test_the_agent_digs_into_the_stone_for_the_night(graph, library):
     # Night on open grass, a wall of stone 2 cells to the right: instead of building a
     # shelter the agent mines the two cells into the stone, steps in and back, and puts a
     # stone where it stood: a two-cell pocket with stone all round (zombies spawn on grass).
-    start = []
-
-    def grass_by_stone(env, x, y):
-        _open_grass(env, x, y)
-        _stone_block(env, x, y, range(2, 8), range(-3, 4))
-        start.append((x, y))
-
-    task = Task(name="night_by_the_stone", world="crafter", target_kind="item",
-                target="diamond", count=1, max_steps=40,
-                initial_inventory={"wood_pickaxe": 1, "stone": 3, "food": 9, "drink": 9,
-                                   "energy": 3})      # it sleeps in there
-    env = _EditedWorld(worlds.make("crafter", task=task), _at_night(grass_by_stone))
     seen = []
-    agent = Agent(Planner(graph), library, OracleSkills(library, env).runners(),
-                  on_step=lambda frame, action, info, skill, plan: seen.append(
-                      (tuple(info["player_pos"]), agent._enclosed())))
-    log = EpisodeLog()
-    agent.run(env, task, seed=SEED, log_to=log)
-    (x, y), = start
+    log, (x, y), env, agent = _night_by_the_stone(
+        graph, library, on_step=lambda frame, action, info, skill, plan: seen.append(
+            (tuple(info["player_pos"]), action)))
     dug = log.of("dig_in")
     assert dug and dug[0]["cells"] == [[x + 1, y], [x + 2, y], [x + 3, y]], dug
     assert not [e for e in log.of("skill_started") if e["skill"] == "build_shelter"]
-    inside = [i for i, (_, enclosed) in enumerate(seen) if enclosed]
-    assert inside and inside[0] <= 8             # 1 step to O, 2 mined, 3 moves, the stone
-    assert all(seen[i][1] for i in range(inside[0], len(seen)))   # walled in from then on
-    assert {pos for pos, _ in seen[inside[0]:]} <= {(x + 2, y), (x + 3, y)}
-    assert env.world[(x + 1, y)][0] == "stone"
+    # 1 step to O, 2 mined, 3 moves, the stone; then it sleeps in there.
+    o, inx, iny = (x + 1, y), (x + 2, y), (x + 3, y)
+    assert [pos for pos, _ in seen[:7]] == [o, o, inx, inx, iny, inx, inx]
+    assert [action for _, action in seen[:7]] == ["move_right", "do", "move_right", "do",
+                                                  "move_right", "move_left", "place_stone"]
+    assert {pos for pos, _ in seen[7:]} == {inx}
+    assert env.world[o][0] == "stone" and agent._enclosed()
 
 
 def test_no_dig_in_beside_lava(graph, library):
     # Lava beside the nearest site's first cell: the morning's way out could step into it,
     # so the agent digs in a row further down.
-    start = []
-
-    def lava_in_the_stone(env, x, y):
-        _open_grass(env, x, y)
-        _stone_block(env, x, y, range(2, 8), range(-3, 4))
-        env.world[(x + 2, y - 1)] = "lava"
-        start.append((x, y))
-
-    task = Task(name="night_by_the_lava", world="crafter", target_kind="item",
-                target="diamond", count=1, max_steps=20,
-                initial_inventory={"wood_pickaxe": 1, "stone": 3, "food": 9, "drink": 9,
-                                   "energy": 3})
-    env = _EditedWorld(worlds.make("crafter", task=task), _at_night(lava_in_the_stone))
-    log = EpisodeLog()
-    Agent(Planner(graph), library, OracleSkills(library, env).runners()).run(
-        env, task, seed=SEED, log_to=log)
-    (x, y), = start
+    log, (x, y), _, _ = _night_by_the_stone(graph, library, [(2, -1, "lava")], max_steps=20)
     dug = log.of("dig_in")
     assert dug and dug[0]["cells"] == [[x + 1, y + 1], [x + 2, y + 1], [x + 3, y + 1]], dug
 
@@ -1057,19 +1054,7 @@ def test_no_dig_in_beside_lava(graph, library):
 def test_no_dig_in_where_the_water_is_beside_the_player(graph, library):
     # The same night and stone, but water beside the player: a shelter here has the water
     # for a wall and is drunk from all night (`sip_from`), so the shelter skill builds it.
-    def water_by_stone(env, x, y):
-        _open_grass(env, x, y)
-        _stone_block(env, x, y, range(2, 8), range(-3, 4))
-        env.world[(x - 1, y)] = "water"
-
-    task = Task(name="night_by_the_water", world="crafter", target_kind="item",
-                target="diamond", count=1, max_steps=40,
-                initial_inventory={"wood_pickaxe": 1, "stone": 3, "food": 9, "drink": 9,
-                                   "energy": 3})
-    env = _EditedWorld(worlds.make("crafter", task=task), _at_night(water_by_stone))
-    log = EpisodeLog()
-    Agent(Planner(graph), library, OracleSkills(library, env).runners()).run(
-        env, task, seed=SEED, log_to=log)
+    log, *_ = _night_by_the_stone(graph, library, [(-1, 0, "water")])
     assert not log.of("dig_in")
     assert [e for e in log.of("skill_started") if e["skill"] == "build_shelter"]
 
