@@ -185,7 +185,8 @@ class Survival:
     # shelter on the grass (None: it builds). Learned collect_diamond, 200 episodes from
     # seeds 1e9 / 2e9 / 3e9: 74 / 74 / 76 successes without, 79 / 77 / 86 with (within 3
     # steps 77 / 76 / 81, 10 steps 79 / 78 / 86; README, "Nights in the stone"). Not
-    # beside the `sip_from` water: a shelter there is drunk from all night (81 / 76 / 82).
+    # beside the `sip_from` water: a shelter there is drunk from all night (81 / 76 / 82);
+    # nor beside lava (80 / 76 / 83).
     dig_in: int | None = 6
     finish_within: int = 40
     dusk: float = 0.6
