@@ -861,12 +861,12 @@ class Agent:
             return False      # a shelter here has the water for a wall, drunk from all night
         site, action = self.dig_in_site, None
         if site is not None and pos in site[:3]:
-            action = self._dig_in_step(site)
+            action = self._dig_in_step(site, pos)
         if action is None:
-            found = self._find_dig_in_site()
+            found = self._find_dig_in_site(pos)
             if found is not None:
                 site, walk = found
-                action = walk or self._dig_in_step(site)
+                action = walk or self._dig_in_step(site, pos)
             if action is None:
                 self.dig_in_site = None
                 return False
@@ -886,62 +886,55 @@ class Agent:
                 self.env.rules.minable(self.info["inventory"], ("path",))
                 if m in self.semantic_ids}
 
-    def _find_dig_in_site(self):
+    def _find_dig_in_site(self, start: tuple[int, int]):
         """((O, X, Y, (dx, dy)), the first step of the walk to O or None at O) for the
-        site nearest the player by a walk over open ground; None when none is in reach."""
+        site nearest the player (at `start`) by a walk over open ground the memory shows;
+        None when none is in reach."""
         mine, grid = self._dig_in_mine(), self.seen
         # What a creature comes from, and lava (the morning's way out must not step in).
         others = [self.semantic_ids[m] for m in (*MOBILE, "lava") if m in self.semantic_ids]
         open_cells = np.isin(grid, list(self.walkable_ids) + others) | (grid < 0)
-        start = tuple(int(v) for v in self.info["player_pos"])
-
-        def inside(c):
-            return 0 <= c[0] < grid.shape[0] and 0 <= c[1] < grid.shape[1]
 
         def sealed(cell, but):
-            return all(not open_cells[side] for side in
-                       ((cell[0] + 1, cell[1]), (cell[0] - 1, cell[1]),
-                        (cell[0], cell[1] + 1), (cell[0], cell[1] - 1))
-                       if side not in but and inside(side))
+            return all(not open_cells[side] for _, side, _ in self._beside(cell)
+                       if side not in but)
         steps, first = {start: 0}, {start: None}
         frontier = collections.deque([start])
         while frontier:
             cell = frontier.popleft()
             for d in _MOVES.values():
                 x, y = (cell[0] + d[0], cell[1] + d[1]), (cell[0] + 2 * d[0], cell[1] + 2 * d[1])
-                if inside(y) and grid[x] in mine and grid[y] in mine \
+                if _at(grid, y) in mine and grid[x] in mine \
                         and sealed(x, (cell, y)) and sealed(y, (x,)):
                     return (cell, x, y, d), first[cell]
             if steps[cell] >= self.survival.dig_in:
                 continue
-            for move, d in _MOVES.items():
-                nxt = (cell[0] + d[0], cell[1] + d[1])
-                if inside(nxt) and nxt not in steps and grid[nxt] in self.walkable_ids:
+            for move, nxt, shown in self._beside(cell):
+                if nxt not in steps and shown in self.walkable_ids:
                     steps[nxt] = steps[cell] + 1
                     first[nxt] = move if cell == start else first[cell]
                     frontier.append(nxt)
         return None
 
-    def _dig_in_step(self, site) -> str | None:
-        """The next action of the dig-in at `site` for a player on O, X or Y; None when
-        it no longer holds (X or Y is neither minable nor mined, O is taken)."""
+    def _dig_in_step(self, site, pos: tuple[int, int]) -> str | None:
+        """The next action of the dig-in at `site` for a player on O, X or Y (at `pos`);
+        None when it no longer holds (X or Y is neither minable nor mined, O is taken)."""
         o, x, y, (dx, dy) = site
         grid = self.info["semantic"]
         mine = self._dig_in_mine()
-        pos = tuple(int(v) for v in self.info["player_pos"])
         # (the map shows the player, not the ground, on the player's cell)
         if not all(_at(grid, c) in mine | {self.semantic_ids.get("path")}
                    for c in (x, y) if c != pos):
             return None
         facing = tuple(int(v) for v in self.info["facing"])
-        ahead = {step: move for move, step in _MOVES.items()}
+        ahead, back = GuardedSkill.MOVES[(dx, dy)], GuardedSkill.MOVES[(-dx, -dy)]
         if pos == o:
-            return "do" if facing == (dx, dy) and _at(grid, x) in mine else ahead[(dx, dy)]
+            return "do" if facing == (dx, dy) and _at(grid, x) in mine else ahead
         if pos == x:
             if facing == (-dx, -dy):
                 return "place_stone" if _at(grid, o) in self.walkable_ids else None
-            return "do" if facing == (dx, dy) and _at(grid, y) in mine else ahead[(dx, dy)]
-        return ahead[(-dx, -dy)]       # from Y back into X, facing O
+            return "do" if facing == (dx, dy) and _at(grid, y) in mine else ahead
+        return back       # from Y back into X, facing O
 
     def _sip(self) -> bool:
         """In the shelter, drink from the `sip_from` material beside the player (water: a
