@@ -395,7 +395,9 @@ def test_each_vital_is_topped_up_once_a_dusk(graph, library):
     env = worlds.make("crafter", task=task)
     policies = {**OracleSkills(library, env).runners(),
                 "find_cow": lambda obs: "noop", "eat_cow": lambda obs: "noop"}
-    agent = Agent(Planner(graph), library, policies, budgets={"find_cow": 25})
+    # (A zombie stops the search for a cow here; its second try, `dusk_retry`, is off.)
+    agent = Agent(Planner(graph), library, policies, budgets={"find_cow": 25},
+                  survival=Survival(dusk_retry=False))
     log = EpisodeLog()
     agent.run(env, task, seed=SEED, log_to=log)
     shelter = next((e["step"] for e in log.of("skill_started")
@@ -405,6 +407,45 @@ def test_each_vital_is_topped_up_once_a_dusk(graph, library):
               if e["reason"].startswith("survival:") and 139 <= e["step"] < shelter]
     runs = [r for i, r in enumerate(served) if i == 0 or served[i - 1] != r]
     assert "survival:food" in runs and len(runs) == len(set(runs)), runs
+
+
+def test_a_dusk_meal_stopped_by_a_zombie_runs_once_more(graph, library):
+    # The first step of the dusk's meal brings a zombie beside the player (put there by
+    # the test). The agent fights it, then goes back to the cow: stopped for good, the
+    # meal left it with no food by dawn, and the morning's fights killed it.
+    task = Task(name="saplings", world="crafter", target_kind="item", target="sapling",
+                count=99, initial_inventory={"wood_pickaxe": 1, "stone": 9}, max_steps=240)
+    env = worlds.make("crafter", task=task)
+    oracle = OracleSkills(library, env).runners()
+    zombies = []
+
+    class EatCow:            # the oracle's meal, but its first step brings the zombie
+        privileged, source = True, oracle["eat_cow"].source
+
+        def act(self, obs, info):
+            if not zombies:
+                world, player = env.world, env.player
+                x, y = player.pos
+                spot = next(c for c in ((x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1))
+                            if world[c][1] is None and world[c][0] in ("grass", "sand", "path"))
+                world.add(crafter_objects.Zombie(world, spot, player))
+                zombies.append(spot)
+            return oracle["eat_cow"].act(obs, info)
+
+    for retry in (True, False):
+        zombies.clear()
+        agent = Agent(Planner(graph), library, {**oracle, "eat_cow": EatCow()},
+                      survival=Survival(dusk_retry=retry))
+        log = EpisodeLog()
+        agent.run(env, task, seed=SEED, log_to=log)
+        assert zombies, "no meal at dusk"
+        [stopped] = [e for e in log.of("interrupted") if e.get("skill") == "eat_cow"]
+        assert stopped["threat"] == "zombie" and stopped["step"] >= 139   # at dusk
+        fight = next(e["step"] for e in log.of("skill_started")
+                     if e["skill"] == "defeat_zombie" and e["step"] >= stopped["step"])
+        meals = [e for e in log.of("skill_succeeded")
+                 if e["skill"] == "eat_cow" and e["step"] > fight]
+        assert bool(meals) is retry, (retry, meals)
 
 
 def test_trained_skills_plan_with_their_measured_costs(graph):
