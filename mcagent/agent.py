@@ -909,6 +909,10 @@ class Agent:
         # What a creature comes from, and lava (the morning's way out must not step in).
         others = [self.semantic_ids[m] for m in (*MOBILE, "lava") if m in self.semantic_ids]
         open_cells = np.isin(grid, list(self.walkable_ids) + others) | (grid < 0)
+        # The memory shows the player, not the ground, on its cell: ground it stands on.
+        # (Read as a wall, it sealed a site beside the player that one step away was not
+        # sealed, and the walk went back and forth between two sites.)
+        open_cells[start] = True
 
         def sealed(cell, but):
             return all(not open_cells[side] for _, side, _ in self._beside(cell)

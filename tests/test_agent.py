@@ -1100,6 +1100,26 @@ def test_no_dig_in_where_the_water_is_beside_the_player(graph, library):
     assert [e for e in log.of("skill_started") if e["skill"] == "build_shelter"]
 
 
+def test_no_dig_in_site_is_sealed_by_the_player_itself(graph, library):
+    # A remembered map of trees but for the ground right of the player, the cell O below
+    # that, and two stones X (below the player) and Y: O, X and Y make a site only if the
+    # player's own cell counts as a wall beside X. The memory shows the player there, not
+    # the ground; read as a wall, a step away the site was gone, a step back it was there,
+    # and the walk to it went back and forth (seed 10^9+1 in the learned agent).
+    *_, agent = _night_by_the_stone(graph, library, max_steps=1)
+    ids = agent.semantic_ids
+    grid = np.full_like(agent.seen, ids["tree"])
+    px, py = 30, 30
+    grid[px, py] = ids["player"]
+    grid[px + 1, py] = grid[px + 1, py + 1] = ids["grass"]
+    grid[px, py + 1] = grid[px - 1, py + 1] = ids["stone"]
+    agent.seen = grid
+    assert agent._find_dig_in_site((px, py)) is None
+    grid[px, py] = ids["stone"]       # a wall there: the site is sealed, one step away
+    assert agent._find_dig_in_site((px + 1, py))[0] == (
+        (px + 1, py + 1), (px, py + 1), (px - 1, py + 1), (-1, 0))
+
+
 def _plant_task(max_steps: int) -> Task:
     return Task(name="eat_plant_walled", world="crafter", target_kind="achievement",
                 target="eat_plant", count=1, max_steps=max_steps,
