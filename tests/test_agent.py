@@ -1120,6 +1120,26 @@ def test_no_dig_in_site_is_sealed_by_the_player_itself(graph, library):
         (px + 1, py + 1), (px, py + 1), (px - 1, py + 1), (-1, 0))
 
 
+def test_a_zombie_at_the_door_keeps_the_agent_in_at_dawn(graph, library):
+    # Walled into the stone (the night by the stone), at a light of 0.75: a zombie 3 cells
+    # off keeps the agent in; none, full daylight, or no food to wait on, and it goes out.
+    *_, agent = _night_by_the_stone(graph, library, max_steps=12)
+    assert agent._enclosed()
+    x, y = (int(v) for v in agent.info["player_pos"])
+    grid = agent.info["semantic"]
+    agent.light = 0.75
+    assert not agent._wait_for_day()                        # no zombie near
+    grid[x - 3, y] = agent.semantic_ids["zombie"]
+    step = agent.info["step"]
+    assert agent._wait_for_day() and agent.info["step"] == step + 1     # a noop
+    agent.info["semantic"][x - 3, y] = agent.semantic_ids["zombie"]
+    agent.light = 0.95
+    assert not agent._wait_for_day()
+    agent.light = 0.75
+    agent.info["inventory"]["food"] = 1
+    assert not agent._wait_for_day()
+
+
 def _plant_task(max_steps: int) -> Task:
     return Task(name="eat_plant_walled", world="crafter", target_kind="achievement",
                 target="eat_plant", count=1, max_steps=max_steps,
