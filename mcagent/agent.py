@@ -878,10 +878,7 @@ class Agent:
                 or min(inventory["food"], inventory["drink"]) < 2 or inventory["health"] < 3
                 or not self._enclosed()):
             return False
-        x, y = (int(v) for v in self.info["player_pos"])
-        around = self.info["semantic"][max(0, x - reach):x + reach + 1,
-                                       max(0, y - reach):y + reach + 1]
-        if not (around == zombie).any():
+        if not _in_view(self.info["semantic"], self.info["player_pos"], (reach, reach), zombie):
             return False
         self.current = None
         self._step("noop")
