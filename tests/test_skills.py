@@ -553,6 +553,21 @@ def _remembered_map(with_pickaxes: bool = False):
     return ids, seen, info
 
 
+def test_a_walk_under_way_keeps_a_target_just_beyond_its_reach(library):
+    # Water 25 cells right of the player, one beyond find_water's remembered reach: a
+    # walk begins with it out of reach (the frontier search's turn), but a walk under way
+    # keeps it (seed 3e9+192 stepped to and fro at the edge of the reach for 220 steps).
+    ids, seen, info = _remembered_map()
+    seen[:, 20:45] = ids["grass"]
+    seen[57, 32] = ids["water"]
+    walk = RememberedWalk(library["find_water"], ids)
+    assert walk.reach == (24, 24) and walk.walk_on == 8
+    assert walk.act({**info, "step": 100}) is None
+    assert walk.act({**info, "player_pos": (33, 32), "step": 99}) == "move_right"   # 24 away
+    assert walk.act({**info, "step": 100}) == "move_right"       # 25 away, a step later
+    assert walk.act({**info, "step": 104}) is None               # no walk for 4 steps
+
+
 @pytest.mark.parametrize("gain", [0.0, 0.25])
 def test_exploring_weighs_the_unseen_cells_a_frontier_shows(library, gain):
     # A remembered meadow with one unseen cell two steps left of the player (a hole in

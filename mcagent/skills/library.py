@@ -525,17 +525,27 @@ class RememberedWalk:
         self.dark_below = float(dark.get("below", 0.0))
         self.dark_cost = int(dark.get("cost", 0))
         self.grass = semantic_ids.get(dark.get("material", "grass"))
+        # A walk under way reaches `walk_on` cells further (skills.yaml): the step of its
+        # last `act` that walked.
+        self.walk_on = int(settings.get("walk_on") or 0)
+        self.walked_at: int | None = None
 
     def act(self, info: Mapping) -> str | None:
         """The first step towards a remembered target; None when none can be reached."""
-        window, start = self._window(info)
+        step = info.get("step")
+        walking = (step is not None and self.walked_at is not None
+                   and 0 < int(step) - self.walked_at <= 3)
+        window, start = self._window(info, self.walk_on if walking else 0)
         targets = window == self.target
         if not targets.any():
             return None
         # Cells within `nearby` of a remembered target: where the skill's test holds.
         goal = within(targets, self.spec.nearby)
         _, first, reached = self._search(info, window, start, stop=goal, unseen=False)
-        return None if reached is None else first[reached] or "noop"
+        if reached is None:
+            return None
+        self.walked_at = None if step is None else int(step)
+        return first[reached] or "noop"
 
     def approach(self, info: Mapping) -> str | None:
         """The first step towards a cell beside (left, right, above or below) a remembered
@@ -586,11 +596,12 @@ class RememberedWalk:
         goal = min(frontier, key=lambda cell: (best[cell] - bonus[cell], cell))
         return first[goal] or "noop"
 
-    def _window(self, info: Mapping) -> tuple[np.ndarray, tuple[int, int]]:
-        """The remembered cells within `reach` of the player, and the player's cell in them."""
+    def _window(self, info: Mapping, more: int = 0) -> tuple[np.ndarray, tuple[int, int]]:
+        """The remembered cells within `reach` (and `more`) of the player, and the player's
+        cell in them."""
         seen = info["seen"]
         x0, y0 = (int(v) for v in info["player_pos"])
-        rx, ry = self.reach
+        rx, ry = (r + more for r in self.reach)
         x1, x2 = max(0, x0 - rx), min(seen.shape[0], x0 + rx + 1)
         y1, y2 = max(0, y0 - ry), min(seen.shape[1], y0 + ry + 1)
         return seen[x1:x2, y1:y2], (x0 - x1, y0 - y1)
