@@ -335,6 +335,28 @@ def test_crafting_walks_to_the_cell_that_has_every_station_around(library):
     assert GuardedSkill(library["make_iron_sword"]).act(info) is None
 
 
+def test_crafting_walks_off_the_first_column_of_the_map(library):
+    # Crafter's `World.nearby` slices the map from x - 1: on the first column that slice
+    # is empty and nothing is made, whatever stands around (seed 2e9+76 tried the iron
+    # pickaxe there for its whole budget, 60 steps).
+    from mcagent.worlds.crafter_world import CrafterEnv
+
+    env = CrafterEnv(size=64, max_steps=10**6)
+    world, player, (x, y) = _clearing(env)
+    for cx in range(3):
+        for cy in range(y - 2, y + 3):
+            world[(cx, cy)] = "grass"
+            if world[(cx, cy)][1] is not None:
+                world.remove(world[(cx, cy)][1])
+    world.move(player, (0, y))
+    world[(1, y - 1)] = "table"
+    player.inventory.update(wood=1)
+    _, _, _, _, info = env.step(env.action_names.index("make_wood_pickaxe"))
+    assert info["inventory"]["wood_pickaxe"] == 0      # the table is around, Crafter says no
+    info = _play(env, GuardedSkill(library["make_wood_pickaxe"]))
+    assert info["inventory"]["wood_pickaxe"] == 1 and info["player_pos"][0] == 1
+
+
 def test_the_seen_map_keeps_what_left_the_view():
     semantic = np.arange(20 * 20).reshape(20, 20) % 7
     seen = remember_view(None, {"semantic": semantic, "player_pos": (5, 5)}, (4, 3))

@@ -449,7 +449,9 @@ class GuardedSkill:
             for x, y in frontier:
                 around = {self._material(info, x + dx, y + dy)
                           for dx in (-1, 0, 1) for dy in (-1, 0, 1)}
-                if all(station in around for station in self.spec.stations):
+                # Crafter's `World.nearby` slices the map from x - 1 and y - 1: on its
+                # first column or row the slice is empty, and nothing is made there.
+                if x >= 1 and y >= 1 and all(station in around for station in self.spec.stations):
                     return first[(x, y)]
                 for (dx, dy), move in self.MOVES.items():
                     cell = (x + dx, y + dy)
