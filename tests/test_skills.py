@@ -476,6 +476,22 @@ def test_a_walk_that_may_do_hits_a_hostile_creature_in_its_way(library, creature
     assert RememberedWalk(library["find_water"], ids).act({**info, "seen": seen}) == "noop"
 
 
+@pytest.mark.parametrize("wedged", [True, False])
+def test_a_walk_that_may_do_hits_a_cow_wedged_in_its_way(library, wedged):
+    # The player in the stone, a cow on the one open cell beside it, coal eight cells
+    # beyond: the cheapest way is through the cow. A cow with a side to move to is waited
+    # for; one in a dead end would wait for the player to leave, and is hit instead.
+    ids, seen, info = _remembered_map(with_pickaxes=True)
+    x, y = info["player_pos"]
+    seen[20:45, 20:45] = ids["stone"]
+    seen[x, y], seen[x + 1, y], seen[x + 8, y] = ids["path"], ids["cow"], ids["coal"]
+    if not wedged:
+        seen[x + 1, y - 1] = ids["path"]
+    walk = RememberedWalk(library["find_coal"], ids)
+    assert walk.act(info) == ("move_right" if wedged else "noop")     # turned first
+    assert walk.act({**info, "facing": (1, 0)}) == ("do" if wedged else "noop")
+
+
 @pytest.mark.parametrize("pickaxe", [True, False])
 def test_a_manipulation_skill_is_walked_beside_its_target_through_a_wall(library, pickaxe):
     # Water two cells to the right behind a stone wall (a tunnel by a lake): within

@@ -642,9 +642,10 @@ class RememberedWalk:
                     step, action = (1 + dark if value == self.grass else 1), move
                     if cell == start and value in self.creatures:
                         # Wait for it to move on; but a skeleton keeps its place in the
-                        # tunnel, shooting: a walk that may `do` hits it (turned first).
+                        # tunnel, shooting, and a cow in a dead end has nowhere to go but
+                        # the player's cell: a walk that may `do` hits them (turned first).
                         action = "noop"
-                        if self.digs and value in self.hostile:
+                        if self.digs and (value in self.hostile or self._wedged(window, nxt, start)):
                             action = "do" if (dx, dy) == facing else move
                 elif value in mine:
                     step, action = 2, "do" if (dx, dy) == facing else move
@@ -655,6 +656,18 @@ class RememberedWalk:
                     first[nxt] = action if cell == start else first[cell]
                     heapq.heappush(queue, (cost + step, nxt))
         return best, first, None
+
+
+    def _wedged(self, window: np.ndarray, cell: tuple[int, int], player: tuple[int, int]) -> bool:
+        """Whether the creature on `cell` has no side to move to but the player's (a cow in
+        a tunnel's dead end waited there for the player to leave, and the player for it,
+        until the episode ended: seeds 2e9+89, 3e9+24)."""
+        for dx, dy in self.MOVES:
+            side = (cell[0] + dx, cell[1] + dy)
+            if side != player and 0 <= side[0] < window.shape[0] and 0 <= side[1] < window.shape[1] \
+                    and int(window[side]) in self.walkable:
+                return False
+        return True
 
 
 def box_count(mask: np.ndarray, radius: int | tuple[int, int]) -> np.ndarray:
