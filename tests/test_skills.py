@@ -319,6 +319,26 @@ def test_a_furnace_is_placed_where_one_cell_has_it_and_the_table_around(library)
     assert craft.act(info) == "make_iron_pickaxe"     # both stations around: no walk
 
 
+def test_a_station_is_not_placed_on_the_one_way_out(library):
+    # A two-cell pocket of path between water, shut by a stone wall below the player
+    # (a night's shelter by the water): the table is not put on the wall once mined, which
+    # would shut the player in for good (seed 2e9+17 starved there); the wall is mined,
+    # the player walks out and the table goes down outside.
+    from mcagent.worlds.crafter_world import CrafterEnv
+
+    env = CrafterEnv(size=64, max_steps=10**6)
+    world, player, (x, y) = _clearing(env)
+    for dx, dy in ((-1, 0), (1, 0), (-1, -1), (1, -1), (0, -2), (-1, -2), (1, -2)):
+        world[(x + dx, y + dy)] = "water"
+    world[(x, y - 1)], world[(x, y + 1)] = "path", "stone"
+    player.facing = (0, 1)
+    player.inventory.update(wood=5, wood_pickaxe=1)
+    info = _play(env, GuardedSkill(library["place_table"]))
+    assert info["achievements"]["place_table"] == 1
+    table = [tuple(c) for c in np.argwhere(env.world._mat_map == env.world._mat_ids["table"])]
+    assert len(table) == 1 and table[0][1] > y + 1, (table, (x, y))
+
+
 def test_crafting_walks_to_the_cell_that_has_every_station_around(library):
     # Table and furnace three cells apart: only the cells between them have both around.
     from mcagent.worlds.crafter_world import CrafterEnv

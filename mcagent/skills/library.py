@@ -359,7 +359,15 @@ class GuardedSkill:
                   for dy in range(-reach[1] - 1, reach[1] + 2)
                   if (m := self._material(info, x0 + dx, y0 + dy)) in companions}
         return self._search_facing(info, where, beside) or \
-            self._search_facing(info, where, set()) or "noop"
+            self._search_facing(info, where, set()) or self._mine_faced(info) or "noop"
+
+    def _mine_faced(self, info: Mapping) -> str | None:
+        """`do` when the player faces what it may mine into walkable ground (a way out of a
+        pocket where a station would shut it in, `_shuts_in`), else None."""
+        x, y = (int(v) + int(d) for v, d in zip(info["player_pos"], info["facing"]))
+        walkable = self.rules.walkable
+        return "do" if self._material(info, x, y) in \
+            set(self.rules.minable(info["inventory"], walkable)) - set(walkable) else None
 
     def _to_sheltered_cell(self, info: Mapping, where) -> str | None:
         """The first step towards placing on a cell of `where` in reach with the fewest
@@ -410,7 +418,7 @@ class GuardedSkill:
             if (material not in where and material not in minable) or self._creature(info, tx, ty):
                 return False
             around = {self._material(info, x + dx, y + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)}
-            return beside <= around
+            return beside <= around and not self._shuts_in(info, (x, y), (tx, ty))
 
         start = (x0, y0, tuple(info["facing"]))
         first = {start: self.spec.actions[0]}
@@ -435,6 +443,30 @@ class GuardedSkill:
                         nxt.append(state)
             frontier = nxt
         return None
+
+    def _shuts_in(self, info: Mapping, cell: tuple[int, int], target: tuple[int, int],
+                  enough: int = 10) -> bool:
+        """Whether a station placed on `target` by a player on `cell` would leave it fewer
+        than `enough` cells to walk to and nothing it may mine its way out through (a
+        station is never mined): seed 2e9+17 mined its way out of a night's shelter by the
+        water and put its table on the cell it had opened, walled in by water for good."""
+        x0, y0 = (int(v) for v in info["player_pos"])
+        walkable = self.rules.walkable
+        escape = set(self.rules.minable(info["inventory"], walkable)) - set(walkable)
+        seen, frontier = {cell}, [cell]
+        while frontier and len(seen) < enough:
+            x, y = frontier.pop()
+            for dx, dy in self.MOVES:
+                side = (x + dx, y + dy)
+                if side in seen or side == target:
+                    continue
+                material = self._material(info, *side)
+                if material in escape:
+                    return False
+                if side == (x0, y0) or material in walkable or self._creature(info, *side):
+                    seen.add(side)
+                    frontier.append(side)
+        return len(seen) < enough
 
     def _to_stations(self, info: Mapping) -> str | None:
         """"here" when every station of the recipe is around the player, else the first
