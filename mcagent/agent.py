@@ -410,6 +410,7 @@ class Agent:
         # A learned manipulation skill not done after this many steps is walked beside its
         # target through the memory (RememberedWalk.approach; None: never).
         self.approach_after: int | None = settings.get("approach_after")
+        self.no_way_after: int | None = settings.get("no_way_after")
         # A learned manipulation skill facing its target does `do` (`do_when_facing`).
         self.do_when_facing: bool = bool(settings.get("do_when_facing"))
         # Plants the agent places: walled in, their updates counted, eaten ripe
@@ -1259,6 +1260,7 @@ class Agent:
         near = not walk_first    # the target has been within `nearby`
         origin = tuple(int(v) for v in self.info["player_pos"])   # where the skill began
         still = 0    # the policy's steps in a row that changed nothing
+        in_place = 0  # its steps in a row, with no way beside the target, that went nowhere
         for _ in range(budget):
             if (dodge := self._dodge()) is not None:
                 # An arrow flies at the player: a step aside first, whatever runs.
@@ -1349,6 +1351,17 @@ class Agent:
             if self.done:
                 return self._failed(skill, start, f"episode ended ({self.end})")
             still = still + 1 if from_policy and self._pose() == before else 0
+            pose = self._pose()
+            in_place = in_place + 1 if (approaching and from_policy and target is not None
+                                        and spec.target not in MOBILE
+                                        and (pose[0], pose[2]) == (before[0], before[2])) else 0
+
+            if self.no_way_after is not None and in_place >= self.no_way_after:
+                # No remembered way leads beside the target, and the policy turns on
+                # the spot (a tree across the corner of two stones, no pickaxe yet):
+                # hidden for a while, the search looks for another.
+                self._put_out_of_reach(target, origin)
+                return self._failed(skill, start, "no way to its target")
             if target is not None:
                 away = target_distance(sensed, target) > spec.nearby
                 if near and away:

@@ -708,6 +708,35 @@ def test_a_skill_that_lost_a_target_it_could_reach_walks_to_it_first_the_next_ti
         "the second run never stood facing a tree"
 
 
+def test_a_learned_skill_turning_on_the_spot_with_no_way_to_its_target_fails(graph, library):
+    # A tree across the corner of two stones, stone on its other sides too, no pickaxe:
+    # no remembered way leads beside it, and a learned collect_wood that turns on the spot
+    # (up, left, up, ...: both only turn the player) fails after `no_way_after` such steps
+    # instead of turning for its whole budget (seed 2e9+74: 100 steps); the tree is hidden
+    # for a while, so that the search looks for another.
+    def tree_in_the_corner(env, x, y):
+        _open_grass(env, x, y)
+        for dx, dy in ((0, -1), (-1, 0), (-1, -2), (-2, -1)):
+            env.world[(x + dx, y + dy)] = "stone"
+        env.world[(x - 1, y - 1)] = "tree"
+
+    task = Task(name="wood", world="crafter", target_kind="achievement", target="collect_wood",
+                count=1, initial_inventory={}, max_steps=30)
+    env = _EditedWorld(worlds.make("crafter", task=task), tree_in_the_corner)
+    turns = iter(["move_up", "move_left"] * 50)
+    policies = {**OracleSkills(library, env).runners(),
+                "collect_wood": lambda obs: next(turns)}
+    log = EpisodeLog()
+    agent = Agent(Planner(graph), library, policies, survival=None)
+    agent.run(env, task, seed=SEED, log_to=log)
+    assert agent.no_way_after == 8
+    started = [e for e in log.of("skill_started") if e["skill"] == "collect_wood"][0]
+    failed = [e for e in log.of("skill_failed") if e["skill"] == "collect_wood"][0]
+    assert failed["why"] == "no way to its target"
+    assert failed["step"] - started["step"] == 3 + 8       # approach_after, then 8 turns
+    assert agent.out_of_reach
+
+
 def test_a_learned_do_facing_no_grass_steps_towards_the_grass_for_a_sapling(graph, library):
     # Path all round the player, grass two cells to the right: a learned collect_sapling
     # that only presses `do` gathers nothing from the path (traced: 83 times in a tunnel,
