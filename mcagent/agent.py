@@ -1352,8 +1352,7 @@ class Agent:
                 return self._failed(skill, start, f"episode ended ({self.end})")
             still = still + 1 if from_policy and self._pose() == before else 0
             pose = self._pose()
-            in_place = in_place + 1 if (approaching and from_policy and target is not None
-                                        and spec.target not in MOBILE
+            in_place = in_place + 1 if (approaching and from_policy and self._no_way_counts(spec, target)
                                         and (pose[0], pose[2]) == (before[0], before[2])) else 0
 
             if self.no_way_after is not None and in_place >= self.no_way_after:
@@ -1377,6 +1376,16 @@ class Agent:
                     return self._interrupted(skill, start, {"lost": spec.target})
                 near = near or not away
         return self._failed(skill, start, "budget")
+
+    def _no_way_counts(self, spec, target: int | None) -> bool:
+        """Whether a learned manipulation skill's steps in place count towards
+        `no_way_after`: its target is a material that `do` collects and no one walks on (a
+        tree, stone, an ore, water). Not a creature, which moves on; not grass, where
+        `collect_sapling`'s `do`s stand still until a sapling drops; not a plant, by which
+        `eat_plant` waits for it to ripen."""
+        return (target is not None and spec.target not in MOBILE
+                and spec.target not in self.env.rules.walkable
+                and spec.target in self.env.rules.collect)
 
     def _works_faced(self, spec, target: int | None, info: Mapping) -> bool:
         """Whether a learned manipulation skill that works its `target` with `do` (not a
