@@ -410,6 +410,8 @@ class Agent:
         # A learned manipulation skill not done after this many steps is walked beside its
         # target through the memory (RememberedWalk.approach; None: never).
         self.approach_after: int | None = settings.get("approach_after")
+        # ... and fails when its approach knows no way and its policy turns on the spot this
+        # many steps (`no_way_after`; None: never).
         self.no_way_after: int | None = settings.get("no_way_after")
         # A learned manipulation skill facing its target does `do` (`do_when_facing`).
         self.do_when_facing: bool = bool(settings.get("do_when_facing"))
@@ -1352,9 +1354,9 @@ class Agent:
                 return self._failed(skill, start, f"episode ended ({self.end})")
             still = still + 1 if from_policy and self._pose() == before else 0
             pose = self._pose()
-            in_place = in_place + 1 if (approaching and from_policy and self._no_way_counts(spec, target)
+            in_place = in_place + 1 if (approaching and from_policy
+                                        and self._no_way_counts(spec, target)
                                         and (pose[0], pose[2]) == (before[0], before[2])) else 0
-
             if self.no_way_after is not None and in_place >= self.no_way_after:
                 # No remembered way leads beside the target, and the policy turns on
                 # the spot (a tree across the corner of two stones, no pickaxe yet):

@@ -483,7 +483,7 @@ class GuardedSkill:
                           for dx in (-1, 0, 1) for dy in (-1, 0, 1)}
                 # Crafter's `World.nearby` slices the map from x - 1 and y - 1: on its
                 # first column or row the slice is empty, and nothing is made there.
-                if x >= 1 and y >= 1 and all(station in around for station in self.spec.stations):
+                if x >= 1 and y >= 1 and all(s in around for s in self.spec.stations):
                     return first[(x, y)]
                 for (dx, dy), move in self.MOVES.items():
                     cell = (x + dx, y + dy)
@@ -677,7 +677,8 @@ class RememberedWalk:
                         # tunnel, shooting, and a cow in a dead end has nowhere to go but
                         # the player's cell: a walk that may `do` hits them (turned first).
                         action = "noop"
-                        if self.digs and (value in self.hostile or self._wedged(window, nxt, start)):
+                        if self.digs and (value in self.hostile
+                                          or self._wedged(window, nxt, start)):
                             action = "do" if (dx, dy) == facing else move
                 elif value in mine:
                     step, action = 2, "do" if (dx, dy) == facing else move
@@ -688,7 +689,6 @@ class RememberedWalk:
                     first[nxt] = action if cell == start else first[cell]
                     heapq.heappush(queue, (cost + step, nxt))
         return best, first, None
-
 
     def _wedged(self, window: np.ndarray, cell: tuple[int, int], player: tuple[int, int]) -> bool:
         """Whether the creature on `cell` has no side to move to but the player's (a cow in
