@@ -1352,8 +1352,8 @@ class Agent:
                 return self._succeeded(skill, start)
             if self.done:
                 return self._failed(skill, start, f"episode ended ({self.end})")
-            still = still + 1 if from_policy and self._pose() == before else 0
             pose = self._pose()
+            still = still + 1 if from_policy and pose == before else 0
             in_place = in_place + 1 if (approaching and from_policy
                                         and self._no_way_counts(spec, target)
                                         and (pose[0], pose[2]) == (before[0], before[2])) else 0
@@ -1385,17 +1385,19 @@ class Agent:
         tree, stone, an ore, water). Not a creature, which moves on; not grass, where
         `collect_sapling`'s `do`s stand still until a sapling drops; not a plant, by which
         `eat_plant` waits for it to ripen."""
-        return (target is not None and spec.target not in MOBILE
-                and spec.target not in self.env.rules.walkable
-                and spec.target in self.env.rules.collect)
+        return self._works_with_do(spec, target) and spec.target in self.env.rules.collect
+
+    def _works_with_do(self, spec, target: int | None) -> bool:
+        """Whether a learned manipulation skill works its `target` with `do`: not a
+        creature, which moves on, nor a cell walked on."""
+        return (target is not None and "do" in spec.actions and spec.target not in MOBILE
+                and spec.target not in self.env.rules.walkable)
 
     def _works_faced(self, spec, target: int | None, info: Mapping) -> bool:
-        """Whether a learned manipulation skill that works its `target` with `do` (not a
-        creature, which moves on, nor a cell walked on) faces one in `info`'s map."""
-        if (target is None or "do" not in spec.actions or spec.target in MOBILE
-                or spec.target in self.env.rules.walkable):
-            return False
-        return _at(info["semantic"], self._faced()) == target
+        """Whether a learned manipulation skill that works its `target` with `do`
+        (`_works_with_do`) faces one in `info`'s map."""
+        return self._works_with_do(spec, target) and \
+            _at(info["semantic"], self._faced()) == target
 
     def _dig_out(self, skill: str, remembered: Mapping) -> str | None:
         """For a finding skill that does not mine, walled in where its walk knows no way to

@@ -365,9 +365,12 @@ class GuardedSkill:
         """`do` when the player faces what it may mine into walkable ground (a way out of a
         pocket where a station would shut it in, `_shuts_in`), else None."""
         x, y = (int(v) + int(d) for v, d in zip(info["player_pos"], info["facing"]))
+        return "do" if self._material(info, x, y) in self._ways_out(info) else None
+
+    def _ways_out(self, info: Mapping) -> set[str]:
+        """The materials the tools held mine into walkable ground (stone with a pickaxe)."""
         walkable = self.rules.walkable
-        return "do" if self._material(info, x, y) in \
-            set(self.rules.minable(info["inventory"], walkable)) - set(walkable) else None
+        return set(self.rules.minable(info["inventory"], walkable)) - set(walkable)
 
     def _to_sheltered_cell(self, info: Mapping, where) -> str | None:
         """The first step towards placing on a cell of `where` in reach with the fewest
@@ -401,6 +404,7 @@ class GuardedSkill:
         minable = set(self.rules.minable(info["inventory"], where)) - set(where)
         if cells is not None:
             minable = set()
+        escape = self._ways_out(info)
 
         def ground(x, y):
             # The map shows the player, not what it stands on: walkable ground (path will
@@ -418,7 +422,7 @@ class GuardedSkill:
             if (material not in where and material not in minable) or self._creature(info, tx, ty):
                 return False
             around = {self._material(info, x + dx, y + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)}
-            return beside <= around and not self._shuts_in(info, (x, y), (tx, ty))
+            return beside <= around and not self._shuts_in(info, (x, y), (tx, ty), escape)
 
         start = (x0, y0, tuple(info["facing"]))
         first = {start: self.spec.actions[0]}
@@ -445,14 +449,14 @@ class GuardedSkill:
         return None
 
     def _shuts_in(self, info: Mapping, cell: tuple[int, int], target: tuple[int, int],
-                  enough: int = 10) -> bool:
+                  escape: set[str], enough: int = 10) -> bool:
         """Whether a station placed on `target` by a player on `cell` would leave it fewer
-        than `enough` cells to walk to and nothing it may mine its way out through (a
-        station is never mined): seed 2e9+17 mined its way out of a night's shelter by the
-        water and put its table on the cell it had opened, walled in by water for good."""
+        than `enough` cells to walk to and nothing of `escape` (`_ways_out`) to mine its way
+        out through (a station is never mined): seed 2e9+17 mined its way out of a night's
+        shelter by the water and put its table on the cell it had opened, walled in by
+        water for good."""
         x0, y0 = (int(v) for v in info["player_pos"])
         walkable = self.rules.walkable
-        escape = set(self.rules.minable(info["inventory"], walkable)) - set(walkable)
         seen, frontier = {cell}, [cell]
         while frontier and len(seen) < enough:
             x, y = frontier.pop()
