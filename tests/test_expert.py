@@ -73,3 +73,30 @@ def test_the_expert_only_seeing_its_view_still_climbs_the_tree():
 def test_noise_outside_unit_interval_is_rejected():
     with pytest.raises(ValueError, match="noise"):
         ExpertPlayer(noise=1.5)
+
+
+def test_the_expert_crafts_off_the_first_column_of_the_map():
+    # Crafter's `World.nearby` slices the map from x - 1: on the first column nothing is
+    # made, whatever stands around. The expert standing there with a table beside it
+    # steps off the column to make its pickaxe.
+    env = worlds.make("crafter", max_steps=100)
+    obs, info = env.reset(seed=0)
+    world, player = env.world, env.player
+    x, y = player.pos
+    for cx in range(4):
+        for cy in range(y - 3, y + 4):
+            if world[(cx, cy)][1] is not None and world[(cx, cy)][1] is not player:
+                world.remove(world[(cx, cy)][1])
+            world[(cx, cy)] = "grass"
+    world.move(player, (0, y))
+    world[(1, y - 1)] = "table"
+    player.inventory.update(wood=5)
+    obs, _, _, _, info = env.step(env.action_names.index("noop"))
+    expert = ExpertPlayer()
+    expert.reset(env, obs, info)
+    for _ in range(8):
+        action, skill = expert.act(obs, info)
+        obs, _, _, _, info = env.step(action)
+        if info["inventory"]["wood_pickaxe"]:
+            break
+    assert info["inventory"]["wood_pickaxe"] == 1 and info["player_pos"][0] >= 1

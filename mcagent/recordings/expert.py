@@ -99,6 +99,8 @@ class ExpertPlayer:
         walkable = [self.ids[m] for m in self.rules.walkable]
         self.walkable_ids = np.zeros(len(env.semantic_names), bool)
         self.walkable_ids[walkable] = True
+        self.crafts_at = np.array([[self.rules.crafts_at(x, y) for y in range(shape[1])]
+                                   for x in range(shape[0])])
         self.need: str | None = None       # "drink", "food", "rest" while a need is served
         self.shelter: _Shelter | None = None
         self.placing: tuple | None = None  # (item, back, stand, ahead) of a placement under way
@@ -749,7 +751,7 @@ class ExpertPlayer:
         for station in stations:
             near = box_count(self.known & (self.material == self.ids[station]), 1) > 0
             ok = near if ok is None else ok & near
-        ok = ok & self.walkable_ids[self.material] & self.known
+        ok = ok & self.walkable_ids[self.material] & self.known & self.crafts_at
         if not ok.any():
             return None
         dist, _ = self._distances()

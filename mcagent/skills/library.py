@@ -485,9 +485,7 @@ class GuardedSkill:
             for x, y in frontier:
                 around = {self._material(info, x + dx, y + dy)
                           for dx in (-1, 0, 1) for dy in (-1, 0, 1)}
-                # Crafter's `World.nearby` slices the map from x - 1 and y - 1: on its
-                # first column or row the slice is empty, and nothing is made there.
-                if x >= 1 and y >= 1 and all(s in around for s in self.spec.stations):
+                if self.rules.crafts_at(x, y) and all(s in around for s in self.spec.stations):
                     return first[(x, y)]
                 for (dx, dy), move in self.MOVES.items():
                     cell = (x + dx, y + dy)

@@ -70,6 +70,13 @@ class CrafterRules:
         spent = {i for r in (*self.place.values(), *self.make.values()) for i in r.uses}
         return tuple(i for i in self.make if i not in spent)
 
+    @staticmethod
+    def crafts_at(x: int, y: int) -> bool:
+        """Whether a recipe's stations around the cell (x, y) count. Crafter looks for them
+        in `World.nearby`, which slices the map from x - 1 and y - 1: on the map's first
+        column or row the slice is empty, and nothing is made there."""
+        return x >= 1 and y >= 1
+
     def minable(self, inventory: Mapping[str, int], into) -> tuple[str, ...]:
         """The materials `do` mines with the tools `inventory` holds that leave one of
         `into` (stone leaves path), in the collect table's order."""
