@@ -626,6 +626,32 @@ def test_a_walk_under_way_keeps_a_target_just_beyond_its_reach(library):
     assert walk.act({**info, "step": 104}) is None               # no walk for 4 steps
 
 
+def test_a_walk_follows_a_cow_that_left_the_memory_to_where_it_was_last(library):
+    # A cow remembered 4 rows below the player; a step later its cell shows grass (it
+    # stepped out of the view's edge): the walk goes on down to where it was, for
+    # follow_for steps, then gives up; once there it gives the search back (seed 1e9+76
+    # turned back from a cow 4 cells off and searched the dark for 60 steps).
+    ids, seen, info = _remembered_map()
+    x, y = info["player_pos"]
+    seen[20:45, 20:45] = ids["grass"]
+    seen[x, y + 4] = ids["cow"]
+    walk = RememberedWalk(library["find_cow"], ids)
+    assert walk.follow_for == 10
+    assert walk.act({**info, "step": 50}) == "move_down"
+    seen[x, y + 4] = ids["grass"]
+    assert walk.act({**info, "step": 51}) == "move_down"
+    assert walk.act({**info, "player_pos": (x, y + 1), "step": 52}) == "move_down"
+    assert walk.act({**info, "player_pos": (x, y + 3), "step": 54}) is None   # there
+    assert walk.act({**info, "player_pos": (x, y + 1), "step": 55}) is None   # given up
+    seen[x, y + 4] = ids["cow"]                       # seen again, and gone again
+    assert walk.act({**info, "step": 60}) == "move_down"
+    seen[x, y + 4] = ids["grass"]
+    assert walk.act({**info, "step": 70}) == "move_down"   # 10 steps after: followed
+    assert walk.act({**info, "step": 71}) is None          # 11 steps after: not
+    water = RememberedWalk(library["find_water"], ids)        # materials do not wander
+    assert water.follow_for == 0
+
+
 @pytest.mark.parametrize("gain", [0.0, 0.25])
 def test_exploring_weighs_the_unseen_cells_a_frontier_shows(library, gain):
     # A remembered meadow with one unseen cell two steps left of the player (a hole in

@@ -565,6 +565,11 @@ class RememberedWalk:
         # last `act` that walked.
         self.walk_on = int(settings.get("walk_on") or 0)
         self.walked_at: int | None = None
+        # A creature target that leaves the memory (its cell came into view without it) is
+        # walked after to where it was remembered last, for `follow_for` steps (skills.yaml):
+        # its cells on the map and the step.
+        self.follow_for = int(settings.get("follow_for") or 0) if spec.target in MOBILE else 0
+        self.last_seen: tuple[np.ndarray, int] | None = None
 
     def act(self, info: Mapping) -> str | None:
         """The first step towards a remembered target; None when none can be reached."""
@@ -573,15 +578,44 @@ class RememberedWalk:
                    and 0 < int(step) - self.walked_at <= 3)
         window, start = self._window(info, self.walk_on if walking else 0)
         targets = window == self.target
-        if not targets.any():
-            return None
-        # Cells within `nearby` of a remembered target: where the skill's test holds.
-        goal = within(targets, self.spec.nearby)
+        following = not targets.any()
+        if following:
+            goal = self._last_seen(info, window, start)
+            if goal is None:
+                return None
+        else:
+            # Cells within `nearby` of a remembered target: where the skill's test holds.
+            goal = within(targets, self.spec.nearby)
+            if self.follow_for and step is not None:
+                corner = np.subtract([int(v) for v in info["player_pos"]], start)
+                self.last_seen = (np.argwhere(targets) + corner, int(step))
         _, first, reached = self._search(info, window, start, stop=goal, unseen=False)
-        if reached is None:
+        if reached is None or (following and reached == start):
+            if following:        # there, and no creature in sight; or no way there
+                self.last_seen = None
             return None
         self.walked_at = None if step is None else int(step)
         return first[reached] or "noop"
+
+    def _last_seen(self, info: Mapping, window: np.ndarray, start) -> np.ndarray | None:
+        """Where a creature target that has left the memory was remembered last (the cells
+        beside it), in `window`'s cells, while that was within `follow_for` steps; else
+        None. A cow the walk was nearing steps out of the view's edge as its cell comes
+        into view: it is most likely one or two cells beyond, where the frontier search,
+        which seeks unseen cells, may not look (seed 1e9+76 turned back from a cow 4 cells
+        off and searched the dark for 60 steps)."""
+        step = info.get("step")
+        if self.last_seen is None or step is None or not 0 < int(step) - self.last_seen[1] \
+                <= self.follow_for:
+            return None
+        corner = np.subtract([int(v) for v in info["player_pos"]], start)
+        cells = self.last_seen[0] - corner
+        inside = ((cells >= 0) & (cells < window.shape)).all(axis=1)
+        if not inside.any():
+            return None
+        mask = np.zeros(window.shape, bool)
+        mask[tuple(cells[inside].T)] = True
+        return within(mask, 1)
 
     def approach(self, info: Mapping) -> str | None:
         """The first step towards a cell beside (left, right, above or below) a remembered
