@@ -413,6 +413,9 @@ class Agent:
         # ... and fails when its approach knows no way and its policy turns on the spot this
         # many steps (`no_way_after`; None: never).
         self.no_way_after: int | None = settings.get("no_way_after")
+        # A learned skill whose policy's steps change nothing this many in a row fails,
+        # per skill (`stall_after`; a skill not named: never).
+        self.stall_after: dict[str, int] = dict(settings.get("stall_after") or {})
         # A learned manipulation skill facing its target does `do` (`do_when_facing`).
         self.do_when_facing: bool = bool(settings.get("do_when_facing"))
         # Plants the agent places: walled in, their updates counted, eaten ripe
@@ -1262,6 +1265,8 @@ class Agent:
         near = not walk_first    # the target has been within `nearby`
         origin = tuple(int(v) for v in self.info["player_pos"])   # where the skill began
         still = 0    # the policy's steps in a row that changed nothing
+        idle = 0     # its steps in a row on the map's edge that neither moved the player nor
+        #              changed what it holds
         in_place = 0  # its steps in a row, with no way beside the target, that went nowhere
         for _ in range(budget):
             if (dodge := self._dodge()) is not None:
@@ -1354,9 +1359,15 @@ class Agent:
                 return self._failed(skill, start, f"episode ended ({self.end})")
             pose = self._pose()
             still = still + 1 if from_policy and pose == before else 0
+            idle = idle + 1 if (from_policy and self._on_edge()
+                                and (pose[0], pose[2]) == (before[0], before[2])) else 0
             in_place = in_place + 1 if (approaching and from_policy
                                         and self._no_way_counts(spec, target)
                                         and (pose[0], pose[2]) == (before[0], before[2])) else 0
+            if learned and idle >= self.stall_after.get(skill, budget + 1):
+                # The shelter's policy at the map's edge pushes into the void and turns,
+                # placing nothing, for the rest of its budget and the night.
+                return self._failed(skill, start, "stalled")
             if self.no_way_after is not None and in_place >= self.no_way_after:
                 # No remembered way leads beside the target, and the policy turns on
                 # the spot (a tree across the corner of two stones, no pickaxe yet):
@@ -1425,6 +1436,11 @@ class Agent:
         dx, dy = min(cells, key=lambda c: (abs(c[0]) + abs(c[1]), c))
         step = (int(np.sign(dx)), 0) if abs(dx) >= abs(dy) else (0, int(np.sign(dy)))
         return GuardedSkill.MOVES[step]
+
+    def _on_edge(self) -> bool:
+        """Whether the player stands on the map's first or last row or column."""
+        (x, y), (w, h) = self.info["player_pos"], self.info["semantic"].shape
+        return min(x, y) == 0 or x == w - 1 or y == h - 1
 
     def _pose(self) -> tuple:
         """Where the player stands, where it faces, and what it holds."""

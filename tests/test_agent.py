@@ -744,6 +744,35 @@ def test_a_learned_skill_turning_on_the_spot_with_no_way_to_its_target_fails(gra
         assert agent._no_way_counts(spec, agent.semantic_ids[spec.target]) == counts, skill
 
 
+def test_a_learned_shelter_pushing_into_the_map_s_edge_fails(graph, library):
+    # The learned build_shelter never met the map's edge in training: on the first row it
+    # pushed up into the void, a step that changes nothing, for its whole budget while the
+    # night went by and the vitals ran out (34 runs of 1,000 collect_diamond episodes, seed
+    # 1e9+124 among them). After `stall_after` such steps it fails, and the night goes on.
+    def dusk_on_the_first_row(env, x, y):
+        for dx in range(-6, 7):
+            for dy in range(0, 6):
+                env.world[(x + dx, dy)] = "sand"        # no grass: no zombie comes
+        for obj in list(env.world.objects):
+            if obj is not env.player:
+                env.world.remove(obj)
+        env.world.move(env.player, (x, 0))
+        env.player.inventory.update(stone=5, wood_pickaxe=1)
+        env._env._step = 180                            # the first night
+
+    env = _EditedWorld(worlds.make("crafter", task="collect_diamond", max_steps=230),
+                       dusk_on_the_first_row)
+    policies = {**OracleSkills(library, env).runners(), "build_shelter": lambda obs: "move_up"}
+    agent = Agent(Planner(graph), library, policies, survival=Survival(dig_in=None))
+    log = EpisodeLog()
+    agent.run(env, env.task, seed=SEED, log_to=log)
+    assert agent.stall_after == {"build_shelter": 8}
+    started = [e for e in log.of("skill_started") if e["skill"] == "build_shelter"][0]
+    failed = [e for e in log.of("skill_failed") if e["skill"] == "build_shelter"][0]
+    assert started["reason"] == "survival:night" and failed["why"] == "stalled"
+    assert failed["step"] - started["step"] == 8
+
+
 def test_a_learned_do_facing_no_grass_steps_towards_the_grass_for_a_sapling(graph, library):
     # Path all round the player, grass two cells to the right: a learned collect_sapling
     # that only presses `do` gathers nothing from the path (traced: 83 times in a tunnel,
