@@ -20,7 +20,8 @@ off, the cow or zombie left; when the memory knows no way to that target, as acr
 water, its cells are hidden from the skills for a while, `OUT_OF_REACH_FOR` steps, so
 that the search looks for another, and when it does, the skill's next run walks beside
 one first), a learned policy whose steps change nothing gets
-another move after `skills.yaml`'s `stuck_after` of them (off by default), a learned `do`
+another move after `skills.yaml`'s `stuck_after` of them (off by default), one that
+stands idle on the map's edge fails after its `stall_after` (the shelter), a learned `do`
 for a target that is walked on (grass, for a sapling) that faces anything else becomes a
 step towards it, a learned manipulation skill that faces its target does `do`
 (`skills.yaml`'s `do_when_facing`), and no learned policy steps into lava. When health, food,
