@@ -414,8 +414,9 @@ class Agent:
         # ... and fails when its approach knows no way and its policy turns on the spot this
         # many steps (`no_way_after`; None: never).
         self.no_way_after: int | None = settings.get("no_way_after")
-        # A learned skill whose policy's steps change nothing this many in a row fails,
-        # per skill (`stall_after`; a skill not named: never).
+        # A learned skill whose policy stands idle on the map's edge (the player neither
+        # moved nor its inventory changed) this many steps in a row fails, per skill
+        # (`stall_after`; a skill not named: never).
         self.stall_after: dict[str, int] = dict(settings.get("stall_after") or {})
         # A learned manipulation skill facing its target does `do` (`do_when_facing`).
         self.do_when_facing: bool = bool(settings.get("do_when_facing"))
@@ -1266,8 +1267,7 @@ class Agent:
         near = not walk_first    # the target has been within `nearby`
         origin = tuple(int(v) for v in self.info["player_pos"])   # where the skill began
         still = 0    # the policy's steps in a row that changed nothing
-        idle = 0     # its steps in a row on the map's edge that neither moved the player nor
-        #              changed what it holds
+        idle = 0     # its steps in a row on the map's edge that moved and gathered nothing
         in_place = 0  # its steps in a row, with no way beside the target, that went nowhere
         for _ in range(budget):
             if (dodge := self._dodge()) is not None:

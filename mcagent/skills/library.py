@@ -603,7 +603,7 @@ class RememberedWalk:
         None. A cow the walk was nearing steps out of the view's edge as its cell comes
         into view: it is most likely one or two cells beyond, where the frontier search,
         which seeks unseen cells, may not look (seed 1e9+76 turned back from a cow 4 cells
-        off and searched the dark for 60 steps)."""
+        off and searched the dark for 70 steps)."""
         step = info.get("step")
         if self.last_seen is None or step is None or not 0 < int(step) - self.last_seen[1] \
                 <= self.follow_for:
