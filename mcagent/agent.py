@@ -734,6 +734,18 @@ class Agent:
         if dusk:
             self.dusk_served.add(serve)
         find, restore = self.survival.skills[serve]
+        if find is None and restore == "wake_up" and self._shelter_ready():
+            # Sleep walled in: a zombie's blow does a sleeper 7 damage (2 awake).
+            if not self._enclosed():
+                if self._dig_in():
+                    return True
+                outcome = self._run_skill(self.survival.shelter, reason=f"survival:{vital}",
+                                          interruptible=False)
+                if outcome == "failed":
+                    self.shelter_again_at = self.info["step"] + 30
+                if outcome != "succeeded":
+                    return True
+            self.sheltered = True        # opened again once the night, if any, is over
         spec = self.library[restore]
         ran, outcome = False, None
         # Serve the need until it is back at `resume`, as long as its skills succeed.
