@@ -27,7 +27,7 @@ step towards it, a learned manipulation skill that faces its target does `do`
 (`skills.yaml`'s `do_when_facing`), and no learned policy steps into lava. When health, food,
 drink or energy run low the current skill is interrupted and the library's
 survival skills run (`find_water`/`collect_drink`, `find_cow`/`eat_cow`,
-`wake_up`). As the light falls it gathers what the shelter starts with (its
+`wake_up`, walled in first where the shelter can be tried). As the light falls it gathers what the shelter starts with (its
 stone, `Survival.prepare`); at dusk it builds the shelter (`build_shelter`, when
 the library and the policies have it), sleeps or waits in it until the light is
 back, drinking from water that walls it (`Survival.sip_from`), then opens it; a dusk
