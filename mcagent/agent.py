@@ -736,15 +736,8 @@ class Agent:
         find, restore = self.survival.skills[serve]
         if find is None and restore == "wake_up" and self._shelter_ready():
             # Sleep walled in: a zombie's blow does a sleeper 7 damage (2 awake).
-            if not self._enclosed():
-                if self._dig_in():
-                    return True
-                outcome = self._run_skill(self.survival.shelter, reason=f"survival:{vital}",
-                                          interruptible=False)
-                if outcome == "failed":
-                    self.shelter_again_at = self.info["step"] + 30
-                if outcome != "succeeded":
-                    return True
+            if not self._enclosed() and self._wall_in(f"survival:{vital}"):
+                return True
             self.sheltered = True        # opened again once the night, if any, is over
         spec = self.library[restore]
         ran, outcome = False, None
@@ -847,6 +840,17 @@ class Agent:
             self.shelter_again_at = int(self.info["step"]) + 10
         return True
 
+    def _wall_in(self, reason: str) -> bool:
+        """Towards being walled in: a step of the dig-in where the memory shows a site, else
+        the shelter skill (tried again 30 steps after it fails). True while the player is
+        not walled in yet (the shelter failed, or a zombie at hand stopped it)."""
+        if self._dig_in():
+            return True
+        outcome = self._run_skill(self.survival.shelter, reason=reason, interruptible=False)
+        if outcome == "failed":
+            self.shelter_again_at = self.info["step"] + 30
+        return outcome != "succeeded"
+
     def _enclosed(self) -> bool:
         return self.library[self.survival.shelter].succeeded(self.info, self.semantic_ids)
 
@@ -865,13 +869,7 @@ class Agent:
                     self.counts["interrupts"] += 1
                     self.log.emit("interrupted", self.info["step"], skill=None, night=True,
                                   light=round(self.light, 2), steps=0)
-                if self._dig_in():
-                    return True
-                outcome = self._run_skill(self.survival.shelter, reason="survival:night",
-                                          interruptible=False)
-                if outcome == "failed":
-                    self.shelter_again_at = self.info["step"] + 30
-                if outcome != "succeeded":     # failed, or stopped for a zombie at hand
+                if self._wall_in("survival:night"):
                     return True
             self.sheltered = True
             if self._sip():
@@ -1279,6 +1277,7 @@ class Agent:
         near = not walk_first    # the target has been within `nearby`
         origin = tuple(int(v) for v in self.info["player_pos"])   # where the skill began
         still = 0    # the policy's steps in a row that changed nothing
+        stall_after = self.stall_after.get(skill) if learned else None
         idle = 0     # its steps in a row on the map's edge that moved and gathered nothing
         in_place = 0  # its steps in a row, with no way beside the target, that went nowhere
         for _ in range(budget):
@@ -1372,12 +1371,12 @@ class Agent:
                 return self._failed(skill, start, f"episode ended ({self.end})")
             pose = self._pose()
             still = still + 1 if from_policy and pose == before else 0
-            idle = idle + 1 if (from_policy and self._on_edge()
-                                and (pose[0], pose[2]) == (before[0], before[2])) else 0
-            in_place = in_place + 1 if (approaching and from_policy
-                                        and self._no_way_counts(spec, target)
-                                        and (pose[0], pose[2]) == (before[0], before[2])) else 0
-            if learned and idle >= self.stall_after.get(skill, budget + 1):
+            # Neither moved nor gathered anything (a turn may have changed the facing).
+            unmoved = from_policy and (pose[0], pose[2]) == (before[0], before[2])
+            idle = idle + 1 if (stall_after is not None and unmoved and self._on_edge()) else 0
+            in_place = in_place + 1 if (approaching and unmoved
+                                        and self._no_way_counts(spec, target)) else 0
+            if stall_after is not None and idle >= stall_after:
                 # The shelter's policy at the map's edge pushes into the void and turns,
                 # placing nothing, for the rest of its budget and the night.
                 return self._failed(skill, start, "stalled")

@@ -578,16 +578,16 @@ class RememberedWalk:
                    and 0 < int(step) - self.walked_at <= 3)
         window, start = self._window(info, self.walk_on if walking else 0)
         targets = window == self.target
+        corner = np.subtract([int(v) for v in info["player_pos"]], start)  # window's (0, 0)
         following = not targets.any()
         if following:
-            goal = self._last_seen(info, window, start)
+            goal = self._last_seen(step, window, corner)
             if goal is None:
                 return None
         else:
             # Cells within `nearby` of a remembered target: where the skill's test holds.
             goal = within(targets, self.spec.nearby)
             if self.follow_for and step is not None:
-                corner = np.subtract([int(v) for v in info["player_pos"]], start)
                 self.last_seen = (np.argwhere(targets) + corner, int(step))
         _, first, reached = self._search(info, window, start, stop=goal, unseen=False)
         if reached is None or (following and reached == start):
@@ -597,18 +597,18 @@ class RememberedWalk:
         self.walked_at = None if step is None else int(step)
         return first[reached] or "noop"
 
-    def _last_seen(self, info: Mapping, window: np.ndarray, start) -> np.ndarray | None:
+    def _last_seen(self, step: int | None, window: np.ndarray,
+                   corner: np.ndarray) -> np.ndarray | None:
         """Where a creature target that has left the memory was remembered last (the cells
-        beside it), in `window`'s cells, while that was within `follow_for` steps; else
-        None. A cow the walk was nearing steps out of the view's edge as its cell comes
-        into view: it is most likely one or two cells beyond, where the frontier search,
-        which seeks unseen cells, may not look (seed 1e9+76 turned back from a cow 4 cells
-        off and searched the dark for 70 steps)."""
-        step = info.get("step")
+        beside it), in `window`'s cells (its cell (0, 0) at `corner` on the map), while
+        that was within `follow_for` steps of `step`; else None. A cow the walk was
+        nearing steps out of the view's edge as its cell comes into view: it is most
+        likely one or two cells beyond, where the frontier search, which seeks unseen
+        cells, may not look (seed 1e9+76 turned back from a cow 4 cells off and searched
+        the dark for 70 steps)."""
         if self.last_seen is None or step is None or not 0 < int(step) - self.last_seen[1] \
                 <= self.follow_for:
             return None
-        corner = np.subtract([int(v) for v in info["player_pos"]], start)
         cells = self.last_seen[0] - corner
         inside = ((cells >= 0) & (cells < window.shape)).all(axis=1)
         if not inside.any():
