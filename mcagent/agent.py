@@ -121,10 +121,11 @@ class Survival:
     # At dusk, before a shelter, the vitals at or below these levels are topped up to
     # `resume` first (a night is about 140 steps, in which drink falls by about 7 awake and
     # half that asleep, food by 5 and 3): without it the agent came out of the night with
-    # food and drink at 0 and died in the morning. Measured with learned skills (README,
-    # "Skills that stall"): drink 5 and food 4, 125 / 108 / 129 successes of 200 against
-    # 111 / 102 / 128 at 2 and 2; 4 and 3, or 6 and 5, less. (Before the learned skills'
-    # stalls were mended it measured no better: the day's light went on the stalls.)
+    # food and drink at 0 and died in the morning. Measured with learned skills
+    # (mcagent/agent.md, "Skills that stall"): drink 5 and food 4, 125 / 108 / 129
+    # successes of 200 against 111 / 102 / 128 at 2 and 2; 4 and 3, or 6 and 5, less.
+    # (Before the learned skills' stalls were mended it measured no better: the day's
+    # light went on the stalls.)
     dusk_low: Mapping[str, int] = dataclasses.field(
         default_factory=lambda: {"health": 3, "food": 4, "drink": 5, "energy": 1})
     # The order the vitals are topped up in at dusk. The Crafter score's task file puts
@@ -136,8 +137,8 @@ class Survival:
     # The dusk top-up of a vital whose source (water, a cow) the memory does not show
     # within this many cells waits for the morning, unless the vital is at `low` (None:
     # every top-up runs). A long search at dusk meets the night's zombies before the
-    # shelter; the Crafter score's task sets 6 (README, "A top-up from far waits for the
-    # morning").
+    # shelter; the Crafter score's task sets 6 (mcagent/agent.md, "A top-up from far waits
+    # for the morning").
     dusk_reach: int | None = None
     # What the agent drinks from, sheltered, when a cell beside it shows it (None: it
     # waits the night out thirsty). Crafter's drink falls by about 7 in a waking night.
@@ -179,22 +180,23 @@ class Survival:
     # dusk is built with); not while the plan of a task with one goal expects to reach it
     # within `finish_within` steps, before dusk. Without it 60 of 94 Crafter-score episodes
     # alive at dusk held a pickaxe and under 3 stone and never walled themselves in (score
-    # 31.8 / 30.1 from seeds 1e9 / 3e9; 35.8 / 32.9 with it, README "Stone for the night").
+    # 31.8 / 30.1 from seeds 1e9 / 3e9; 35.8 / 32.9 with it; mcagent/agent.md, "Stone for
+    # the night").
     prepare: float | None = 0.85
     # At dusk, where the memory shows a site within this many steps, the agent digs itself
     # into the stone (`Agent._dig_in`: seven steps and one stone) instead of building a
     # shelter on the grass (None: it builds). Learned collect_diamond, 200 episodes from
     # seeds 1e9 / 2e9 / 3e9: 74 / 74 / 76 successes without, 79 / 77 / 86 with (within 3
-    # steps 77 / 76 / 81, 10 steps 79 / 78 / 86; README, "Nights in the stone"). Not
-    # beside the `sip_from` water: a shelter there is drunk from all night (81 / 76 / 82);
-    # nor beside lava (80 / 76 / 83).
+    # steps 77 / 76 / 81, 10 steps 79 / 78 / 86; mcagent/agent.md, "Nights in the
+    # stone"). Not beside the `sip_from` water: a shelter there is drunk from all night
+    # (81 / 76 / 82); nor beside lava (80 / 76 / 83).
     dig_in: int | None = 6
     # A dusk top-up stopped by a zombie at hand runs once more after the fight (False: it
     # counts as served, `Agent.dusk_served`). Stopped for good, the food top-up left 25 of
     # 200 learned collect_diamond episodes from 1e9 with no food by dawn (15 of them dead
     # before step 400, against 6 of 75 with 3 or more); with the second try, 4. 200
     # episodes from seeds 1e9 / 2e9 / 3e9: collect_diamond 80 / 76 / 83 -> 82 / 80 / 84
-    # (README, "A meal stopped by a zombie").
+    # (mcagent/agent.md, "A meal stopped by a zombie").
     dusk_retry: bool = True
     # At dawn a zombie within this many cells (Chebyshev) keeps the agent in its shelter
     # while the light is below 0.9 and its food and drink are 2 or more and its health 3
@@ -202,7 +204,7 @@ class Survival:
     # a chunk of 50 grass cells or more, one until the light passes 0.83, and those of the
     # night wait at the walls. 200 learned episodes from seeds 1e9 / 2e9 / 3e9:
     # collect_diamond 82 / 81 / 84 -> 87 / 90 / 78, make_iron_pickaxe 149 / 160 / 163 ->
-    # 152 / 164 / 165 (README, "Zombies at the door").
+    # 152 / 164 / 165 (mcagent/agent.md, "Zombies at the door").
     dawn_wait: int | None = 4
     finish_within: int = 40
     dusk: float = 0.6
