@@ -83,6 +83,7 @@ from mcagent.skills.library import (MOBILE, GuardedSkill, RememberedWalk, SkillL
                                     load_settings, memory_step, remember_view, stepped_onto,
                                     target_distance)
 from mcagent.worlds.tasks import Task
+from mcagent.worlds.rules import VITALS
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,14 @@ def _in_view(grid: np.ndarray, centre: tuple[int, int], half: tuple[int, int],
     x0, y0 = max(0, x - hx), max(0, y - hy)
     return [(int(cx) + x0, int(cy) + y0)
             for cx, cy in np.argwhere(grid[x0:x + hx + 1, y0:y + hy + 1] == value)]
+
+
+def _gathered(before: tuple, after: tuple) -> bool:
+    """Whether the player's holdings changed between two `Agent._pose` inventories by its
+    own doing: an item gained or spent, or a vital other than health restored."""
+    before, after = dict(before), dict(after)
+    return any(after[k] != before[k] if k not in VITALS else
+               (k != "health" and after[k] > before[k]) for k in after)
 
 
 EVENT_KINDS = ("episode_started", "replanned", "skill_started", "skill_succeeded", "skill_failed",
@@ -1373,8 +1382,9 @@ class Agent:
                 return self._failed(skill, start, f"episode ended ({self.end})")
             pose = self._pose()
             still = still + 1 if from_policy and pose == before else 0
-            # Neither moved nor gathered anything (a turn may have changed the facing).
-            unmoved = from_policy and (pose[0], pose[2]) == (before[0], before[2])
+            # Neither moved nor gathered anything (a turn may have changed the facing; the
+            # vitals' own fall and health's regrowth are not the policy's doing).
+            unmoved = from_policy and pose[0] == before[0] and not _gathered(before[2], pose[2])
             idle = idle + 1 if (stall_after is not None and unmoved and self._on_edge()) else 0
             in_place = in_place + 1 if (approaching and unmoved
                                         and self._no_way_counts(spec, target)) else 0

@@ -744,20 +744,19 @@ def test_a_learned_skill_turning_on_the_spot_with_no_way_to_its_target_fails(gra
         assert agent._no_way_counts(spec, agent.semantic_ids[spec.target]) == counts, skill
 
 
-def test_a_learned_shelter_pushing_into_the_map_s_edge_fails(graph, library):
-    # The learned build_shelter never met the map's edge in training: on the first row it
-    # pushed up into the void, a step that changes nothing, for its whole budget while the
-    # night went by and the vitals ran out (34 runs of 1,000 collect_diamond episodes, seed
-    # 1e9+124 among them). After `stall_after` such steps it fails, and the night goes on.
+def _shelter_pushing_into_the_first_row(graph, library, hunger: int = 0, thirst: int = 0):
+    """The first night on the map's first row, on sand (no zombie comes), with a learned
+    build_shelter that pushes up into the void: (the agent, its log)."""
     def dusk_on_the_first_row(env, x, y):
         for dx in range(-6, 7):
             for dy in range(0, 6):
-                env.world[(x + dx, dy)] = "sand"        # no grass: no zombie comes
+                env.world[(x + dx, dy)] = "sand"
         for obj in list(env.world.objects):
             if obj is not env.player:
                 env.world.remove(obj)
         env.world.move(env.player, (x, 0))
         env.player.inventory.update(stone=5, wood_pickaxe=1)
+        env.player._hunger, env.player._thirst = hunger, thirst
         env._env._step = 180                            # the first night
 
     env = _EditedWorld(worlds.make("crafter", task="collect_diamond", max_steps=230),
@@ -766,11 +765,33 @@ def test_a_learned_shelter_pushing_into_the_map_s_edge_fails(graph, library):
     agent = Agent(Planner(graph), library, policies, survival=Survival(dig_in=None))
     log = EpisodeLog()
     agent.run(env, env.task, seed=SEED, log_to=log)
+    return agent, log
+
+
+def test_a_learned_shelter_pushing_into_the_map_s_edge_fails(graph, library):
+    # The learned build_shelter never met the map's edge in training: on the first row it
+    # pushed up into the void, a step that changes nothing, for its whole budget while the
+    # night went by and the vitals ran out (34 runs of 1,000 collect_diamond episodes, seed
+    # 1e9+124 among them). After `stall_after` such steps it fails, and the night goes on.
+    agent, log = _shelter_pushing_into_the_first_row(graph, library)
     assert agent.stall_after == {"build_shelter": 8}
     started = [e for e in log.of("skill_started") if e["skill"] == "build_shelter"][0]
     failed = [e for e in log.of("skill_failed") if e["skill"] == "build_shelter"][0]
     assert started["reason"] == "survival:night" and failed["why"] == "stalled"
     assert failed["step"] - started["step"] == 8
+
+
+def test_the_vitals_falling_on_their_own_do_not_reset_the_edge_stall(graph, library):
+    # The same stall with food and drink about to fall (hunger and thirst counters near
+    # Crafter's thresholds): a vital that falls, or health that grows back, is not the
+    # policy gathering anything. Counted as such, they reset the count (seed 1e9+18 placed
+    # no stone on the first row for 20 steps in the dark, until a zombie killed it).
+    agent, log = _shelter_pushing_into_the_first_row(graph, library, hunger=24, thirst=16)
+    started = [e for e in log.of("skill_started") if e["skill"] == "build_shelter"][0]
+    failed = [e for e in log.of("skill_failed") if e["skill"] == "build_shelter"][0]
+    assert failed["why"] == "stalled" and failed["step"] - started["step"] == 8
+    assert failed["inventory"]["food"] < started["inventory"]["food"]
+    assert failed["inventory"]["drink"] < started["inventory"]["drink"]
 
 
 def test_a_tired_agent_walls_itself_in_before_it_sleeps(graph, library):
