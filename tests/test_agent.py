@@ -744,7 +744,8 @@ def test_a_learned_skill_turning_on_the_spot_with_no_way_to_its_target_fails(gra
         assert agent._no_way_counts(spec, agent.semantic_ids[spec.target]) == counts, skill
 
 
-def _shelter_pushing_into_the_first_row(graph, library, hunger: int = 0, thirst: int = 0):
+def _shelter_pushing_into_the_first_row(graph, library, hunger: int = 0, thirst: int = 0,
+                                       fatigue: int = 0, energy: int = 9):
     """The first night on the map's first row, on sand (no zombie comes), with a learned
     build_shelter that pushes up into the void: (the agent, its log)."""
     def dusk_on_the_first_row(env, x, y):
@@ -757,6 +758,7 @@ def _shelter_pushing_into_the_first_row(graph, library, hunger: int = 0, thirst:
         env.world.move(env.player, (x, 0))
         env.player.inventory.update(stone=5, wood_pickaxe=1)
         env.player._hunger, env.player._thirst = hunger, thirst
+        env.player._fatigue, env.player.inventory["energy"] = fatigue, energy
         env._env._step = 180                            # the first night
 
     env = _EditedWorld(worlds.make("crafter", task="collect_diamond", max_steps=230),
@@ -792,6 +794,20 @@ def test_the_vitals_falling_on_their_own_do_not_reset_the_edge_stall(graph, libr
     assert failed["why"] == "stalled" and failed["step"] - started["step"] == 8
     assert failed["inventory"]["food"] < started["inventory"]["food"]
     assert failed["inventory"]["drink"] < started["inventory"]["drink"]
+
+
+def test_a_tired_agent_waits_awake_in_the_dark_for_its_shelter_to_be_tried_again(graph, library):
+    # Seed 1e9+104: at night the shelter stalled on the map's first row, the energy fell to
+    # 1, and with the shelter not to be tried again for 30 steps the agent slept where it
+    # stood; a zombie's blow (7 to a sleeper, 2 awake) killed it. It now waits awake for
+    # the shelter (until the energy is out: awake at 0 it costs health). Here the energy
+    # falls to 1 just after the shelter stalls (Crafter takes a point every 31 steps).
+    agent, log = _shelter_pushing_into_the_first_row(graph, library, fatigue=22, energy=2)
+    shelters = [e for e in log.of("skill_started") if e["skill"] == "build_shelter"]
+    sleeps = [e for e in log.of("skill_started") if e["skill"] == "wake_up"]
+    assert len(shelters) >= 2 and shelters[1]["step"] - shelters[0]["step"] >= 30
+    assert shelters[1]["inventory"]["energy"] == 1
+    assert all(e["step"] > shelters[1]["step"] for e in sleeps)
 
 
 def test_a_tired_agent_walls_itself_in_before_it_sleeps(graph, library):
