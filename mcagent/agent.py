@@ -82,8 +82,8 @@ from mcagent.planner.semantics import is_nearby, nearby_after
 from mcagent.skills.library import (MOBILE, GuardedSkill, RememberedWalk, SkillLibrary,
                                     load_settings, memory_step, remember_view, stepped_onto,
                                     target_distance)
-from mcagent.worlds.tasks import Task
 from mcagent.worlds.rules import VITALS
+from mcagent.worlds.tasks import Task
 
 log = logging.getLogger(__name__)
 
