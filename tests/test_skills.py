@@ -496,6 +496,32 @@ def test_a_walk_that_may_do_hits_a_hostile_creature_in_its_way(library, creature
     assert RememberedWalk(library["find_water"], ids).act({**info, "seen": seen}) == "noop"
 
 
+@pytest.mark.parametrize("creature", ["skeleton", "cow"])
+def test_a_walk_that_may_not_do_goes_round_a_skeleton_it_waited_for(library, creature):
+    # find_water may not hit: it waits for a creature in its way. A cow moves on, but a
+    # skeleton keeps its place in its tunnel, shooting (seed 1e9+145's find_cow waited 120
+    # steps behind one and starved): after `wait_for` steps of waiting in a row the walk
+    # goes round it.
+    from mcagent.worlds.crafter_world import CrafterEnv
+
+    env = CrafterEnv(size=64, max_steps=10**6)
+    world, player, (x, y) = _clearing(env, radius=14)
+    world[(x + 4, y + 1)] = "water"
+    ids = {n: i for i, n in enumerate(env.semantic_names) if n}
+    _, _, _, _, info = env.step(env.action_names.index("noop"))
+    seen = remember_view(None, info, (4, 3))
+    seen[x + 1, y] = ids[creature]
+    walk = RememberedWalk(library["find_water"], ids)
+    assert walk.wait_for == 8
+    for step in range(100, 108):
+        assert walk.act({**info, "seen": seen, "step": step}) == "noop"
+    went = walk.act({**info, "seen": seen, "step": 108})
+    assert went in (("move_up", "move_down") if creature == "skeleton" else ("noop",))
+    walk.waited = (0, None)
+    for step in (100, 102, 104, 106, 108, 110, 112, 114, 116):      # not in a row
+        assert walk.act({**info, "seen": seen, "step": step}) == "noop"
+
+
 @pytest.mark.parametrize("wedged", [True, False])
 def test_a_walk_that_may_do_hits_a_cow_wedged_in_its_way(library, wedged):
     # The player in the stone, a cow on the one open cell beside it, coal eight cells

@@ -570,6 +570,11 @@ class RememberedWalk:
         # its cells on the map and the step.
         self.follow_for = int(settings.get("follow_for") or 0) if spec.target in MOBILE else 0
         self.last_seen: tuple[np.ndarray, int] | None = None
+        # A walk that may not `do` waits for a creature in its way, but after `wait_for`
+        # steps of waiting in a row (skills.yaml) it goes round a skeleton or zombie there:
+        # (steps waited, the step of the last wait).
+        self.wait_for = settings.get("wait_for")
+        self.waited: tuple[int, int | None] = (0, None)
 
     def act(self, info: Mapping) -> str | None:
         """The first step towards a remembered target; None when none can be reached."""
@@ -595,7 +600,17 @@ class RememberedWalk:
                 self.last_seen = None
             return None
         self.walked_at = None if step is None else int(step)
-        return first[reached] or "noop"
+        return self._count_wait(first[reached] or "noop", step)
+
+    def _count_wait(self, action: str, step: int | None) -> str:
+        """`action`, the steps waited in a row counted (`wait_for`)."""
+        if action != "noop":
+            self.waited = (0, None)
+        elif step is not None:
+            count, last = self.waited
+            self.waited = (count + 1 if last is not None and int(step) == last + 1 else 1,
+                           int(step))
+        return action
 
     def _last_seen(self, step: int | None, window: np.ndarray,
                    corner: np.ndarray) -> np.ndarray | None:
@@ -664,7 +679,7 @@ class RememberedWalk:
         if self.gain:
             bonus = bonus + self.gain * box_count(unseen, self.view)
         goal = min(frontier, key=lambda cell: (best[cell] - bonus[cell], cell))
-        return first[goal] or "noop"
+        return self._count_wait(first[goal] or "noop", info.get("step"))
 
     def _window(self, info: Mapping, more: int = 0) -> tuple[np.ndarray, tuple[int, int]]:
         """The remembered cells within `reach` (and `more`) of the player, and the player's
@@ -713,6 +728,10 @@ class RememberedWalk:
                         # tunnel, shooting, and a cow in a dead end has nowhere to go but
                         # the player's cell: a walk that may `do` hits them (turned first).
                         action = "noop"
+                        if (value in self.hostile and not self.digs
+                                and self.wait_for is not None
+                                and self.waited[0] >= int(self.wait_for)):
+                            continue     # a skeleton keeps its place: go round it
                         if self.digs and (value in self.hostile
                                           or self._wedged(window, nxt, start)):
                             action = "do" if (dx, dy) == facing else move
