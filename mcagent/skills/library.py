@@ -526,8 +526,9 @@ class RememberedWalk:
     whose actions hold `do` mines its way through what the tools held may mine (stone, for
     a search in the mountains), a mined cell costing two steps: the turn or `do`, then the
     move. A creature in the way of the first step is waited for (`noop`), but a zombie or
-    skeleton is hit by a skill that may `do` (turned to first); out of view a creature
-    counts as open ground (it moves on). None when no remembered target can be reached.
+    skeleton is hit by a skill that may `do` (turned to first), and gone round by one that
+    may not once it has waited `wait_for` steps in a row; out of view a creature counts as
+    open ground (it moves on). None when no remembered target can be reached.
     """
 
     MOVES = GuardedSkill.MOVES
