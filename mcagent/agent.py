@@ -745,18 +745,19 @@ class Agent:
         if dusk:
             self.dusk_served.add(serve)
         find, restore = self.survival.skills[serve]
-        if find is None and restore == "wake_up" and self._shelter_ready():
-            # Sleep walled in: a zombie's blow does a sleeper 7 damage (2 awake).
-            if not self._enclosed() and self._wall_in(f"survival:{vital}"):
+        if find is None and restore == "wake_up":
+            if self._shelter_ready():
+                # Sleep walled in: a zombie's blow does a sleeper 7 damage (2 awake).
+                if not self._enclosed() and self._wall_in(f"survival:{vital}"):
+                    return True
+                self.sheltered = True    # opened again once the night, if any, is over
+            elif self._shelter_due():
+                # In the dark, the shelter to be tried again soon: wait for it awake rather
+                # than sleep in the open, until the energy is out (awake at 0 it costs a
+                # point of health every 16 steps; asleep health comes back).
+                self.current = None
+                self._step("noop")
                 return True
-            self.sheltered = True        # opened again once the night, if any, is over
-        elif find is None and restore == "wake_up" and self._shelter_due():
-            # In the dark, the shelter to be tried again soon: wait for it awake rather
-            # than sleep in the open, until the energy is out (awake at 0 it costs a point
-            # of health every 16 steps; asleep health comes back).
-            self.current = None
-            self._step("noop")
-            return True
         spec = self.library[restore]
         ran, outcome = False, None
         # Serve the need until it is back at `resume`, as long as its skills succeed.
@@ -818,22 +819,23 @@ class Agent:
         return (self.survival.night(self.light, self.falling) and self.falling
                 and not self.sheltered and self._shelter_ready())
 
+    def _shelter_held(self) -> bool:
+        """The shelter skill is there and the player holds what its training episodes
+        started with (stone to build with, a pickaxe to dig)."""
+        return self.shelter_possible() and \
+            self.library[self.survival.shelter].holds_start(self.info["inventory"])
+
     def _shelter_ready(self) -> bool:
-        """A shelter may be tried now: the skill is there, holds what its training episodes
-        started with (stone to build with, a pickaxe to dig), and did not just fail."""
-        if not self.shelter_possible() or self.info["step"] < self.shelter_again_at:
-            return False
-        return self.library[self.survival.shelter].holds_start(self.info["inventory"])
+        """A shelter may be tried now: it is held (`_shelter_held`) and did not just fail."""
+        return self.info["step"] >= self.shelter_again_at and self._shelter_held()
 
     def _shelter_due(self) -> bool:
         """It is night, the player is not walled in and not yet out of energy, and the
-        shelter, which failed a while ago, is to be tried again (it holds what the
-        shelter starts with)."""
-        return (self.survival.night(self.light, self.falling) and self.shelter_possible()
+        shelter, which failed a while ago, is to be tried again (`_shelter_held`)."""
+        return (self.survival.night(self.light, self.falling)
                 and self.info["inventory"]["energy"] > 0
                 and self.info["step"] < self.shelter_again_at
-                and self.library[self.survival.shelter].holds_start(self.info["inventory"])
-                and not self._enclosed())
+                and self._shelter_held() and not self._enclosed())
 
     def _prepare_shelter(self) -> bool:
         """Before the night, gather what the shelter skill starts with and is short of (the
